@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Makes sure the services the test suite talks to are up: PostgreSQL on 127.0.0.1:5432 (database `test`).
+# On the development and CI machines PostgreSQL is installed from Debian and normally already running;
+# if it has stopped, start it. Fails loudly rather than letting PostgreSQL tests be skipped.
+set -euo pipefail
+pg_url_host=127.0.0.1
+if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h "$pg_url_host" -p 5432; then
+  exit 0
+fi
+if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+  for v in $(ls /etc/postgresql); do
+    pg_ctlcluster --skip-systemctl-redirect "$v" main start || true
+  done
+  for _ in $(seq 1 30); do
+    pg_isready -q -h "$pg_url_host" -p 5432 && exit 0
+    sleep 1
+  done
+fi
+echo "PostgreSQL is not reachable at $pg_url_host:5432 and could not be started." >&2
+echo "Install it (apt-get install postgresql) or point WAIHU_TEST_PG_URL at a server." >&2
+exit 1
