@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 import click
+from rich.console import Console
+from rich.table import Table
 
+from flows.coverage import sample_value
 from flows.diagram import mermaid
 from flows.errors import FlowError, FlowRunError
 from flows.registry import PACKAGE_SCRIPTS, FlowRegistry, parse_ref
-from flows.runtime import FlowRun, Masker, StepView, mask_fully
+from flows.runtime import FlowEngine, FlowRun, Masker, StepView, mask_fully
 
 
 def _registry(ctx: click.Context) -> FlowRegistry:
@@ -247,3 +251,73 @@ class Rehearsal:
             self.echo(f"  {mark} {cp.label}（{cp.within}s 内，实际 {at}）")
         if run.captured:
             self.echo("  记录：" + "，".join(f"{k}={run.render('{' + k + '}')}" for k in run.captured))
+
+
+class _StepClock:
+    """A simulated clock for the demo: each screen takes a few seconds of talk."""
+
+    def __init__(self) -> None:
+        self.t = time.time()
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+async def _demo_call(engine: FlowEngine, console: Console, mask: Masker) -> FlowRun:
+    """One simulated call: the customer takes the first answer everywhere, raises one objection
+    after the second screen and the agent tags a customer type; every screen is printed."""
+    flow = engine.flow
+    clock = _StepClock()
+    values = {name: v.example or v.default or "" for name, v in flow.variables.items()}
+    run = engine.new_run(values, clock=clock, mask=mask, call_id=f"demo-{flow.id}")
+    step: StepView | None = await run.start()
+    objection_done = False
+    screens = 0
+    while step is not None:
+        screens += 1
+        tag = f"  [dim](异议处理：{step.objection_label})[/dim]" if step.objection_label else ""
+        console.print(f"[bold cyan]{run.now():5.0f}s[/bold cyan] [bold]【{step.title}】[/bold]{tag}")
+        console.print(f"       坐席：{step.text}")
+        if step.hint:
+            console.print(f"       [dim]提示：{step.hint}[/dim]")
+        clock.advance(6)
+        if screens == 1 and flow.customer_types:
+            code = next(iter(flow.customer_types))
+            run.tag_customer_type(code)
+            console.print(f"       [magenta]标记客户类型：{flow.customer_types[code].label}[/magenta]")
+        if screens == 2 and flow.objections and not objection_done:
+            objection_done = True
+            info = next(iter(flow.objections.values()))
+            console.print(f"       [yellow]客户：{info.label}[/yellow]")
+            step = await run.enter_objection(info.id)
+            continue
+        state = flow.states[step.state]
+        option = next((o for o in state.options if o.kind == "return"), state.options[0])
+        console.print(f"       [green]客户：{option.label}[/green]")
+        captured = {f.name: sample_value(f) for f in state.capture if f.required}
+        step = await run.choose(option.index, captured)
+    await run.close()
+    return run
+
+
+@click.command("demo", help="Simulated calls through both scripts (the dialer will replace this).")
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    console = Console()
+    registry = _registry(ctx)
+    for flow_id in ("edu-survey-invite", "mobile-newspaper-trial"):
+        engine = registry.engine(flow_id)
+        flow = engine.flow
+        console.rule(f"{flow.title} · {flow.ref} · {flow.brand}")
+        run = asyncio.run(_demo_call(engine, console, _masker(ctx)))
+        outcome = flow.outcomes[run.outcome] if run.outcome else None
+        table = Table(title="通话结果", show_header=False)
+        table.add_row("结果", f"{outcome.label}（{run.outcome}）" if outcome else "未完成")
+        table.add_row("步骤", str(sum(1 for e in run.transcript if e.kind == "choose")))
+        table.add_row("时长", f"{run.now():.0f} 秒")
+        for cp in run.checkpoints():
+            table.add_row(cp.label, f"{cp.status}（{cp.reached_at:.0f}s）" if cp.reached_at is not None else cp.status)
+        console.print(table)

@@ -80,8 +80,16 @@ class _SharedMachine(AsyncMachine):
     def _checked_assignment(self, model: object, name: str, func: object) -> None:
         return None
 
+    def _add_trigger_to_model(self, trigger: str, model: object) -> None:
+        return None
+
     def _add_model_to_state(self, state: object, model: object) -> None:
         return None
+
+    async def callbacks(self, funcs: Any, event_data: Any) -> None:
+        # Most hooks are empty for us; skipping them saves an asyncio.gather per hook and transition.
+        if funcs:
+            await super().callbacks(funcs, event_data)
 
 
 class FlowEngine:
