@@ -131,6 +131,10 @@ class FlowRegistry:
             if isinstance(f.doc, kind) and f.doc.id == flow_id and (version is None or f.doc.version == version)
         ]
         if not matches:
+            broken = [f for f in self._scan([*extra_dirs, *self.dirs]) if f.doc is None]
+            named = [f for f in broken if f.path.name.startswith(f"{flow_id}.v")]
+            if named:  # the file is there but does not load: say why rather than "not found"
+                raise FlowFileError([p for f in named for p in f.problems])
             known = sorted({f"{f.doc.id}@{f.doc.version}" for f in self.catalogue() if isinstance(f.doc, kind)})
             what = f"{flow_id}@{version}" if version else flow_id
             raise FlowNotFound(

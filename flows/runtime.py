@@ -86,7 +86,7 @@ class _SharedMachine(AsyncMachine):
     def _add_model_to_state(self, state: object, model: object) -> None:
         return None
 
-    async def callbacks(self, funcs: Any, event_data: Any) -> None:
+    async def callbacks(self, funcs: Any, event_data: Any) -> None:  # type: ignore[override]
         # Most hooks are empty for us; skipping them saves an asyncio.gather per hook and transition.
         if funcs:
             await super().callbacks(funcs, event_data)

@@ -82,6 +82,7 @@ class _StateGraphCheck:
         start_path: Path,
         outcomes: Iterable[str],
         names: set[str],
+        fields: Mapping[str, CaptureField],
     ) -> list[Problem]:
         outcomes = set(outcomes)
         m, base = self.m, self.base
@@ -141,12 +142,12 @@ class _StateGraphCheck:
                             )
                         )
                 for field_name, value in (opt.set or {}).items():
-                    if field_name not in names or field_name in BUILTIN_VARIABLES:
+                    if field_name not in fields:
                         self.problems.append(
                             m.problem(
                                 (*opath, "set", field_name),
-                                f"`set` names undeclared capture field `{field_name}`",
-                                "declare it in a state's `capture:` list",
+                                f"`set` names `{field_name}`, which is not a capture field",
+                                "declare it in a state's `capture:` list (variables are read-only)",
                                 key=True,
                             )
                         )
@@ -230,11 +231,17 @@ class _StateGraphCheck:
 
 
 def _capture_fields(
-    marked: Marked, base: Path, states: Mapping[str, State], into: dict[str, CaptureField]
+    marked: Marked,
+    base: Path,
+    states: Mapping[str, State],
+    into: dict[str, CaptureField],
+    paths: dict[str, Path] | None = None,
 ) -> list[Problem]:
     problems = []
     for name, state in states.items():
         for i, f in enumerate(state.capture or ()):
+            if paths is not None:
+                paths.setdefault(f.name, (*base, name, "capture", i, "name"))
             prev = into.get(f.name)
             if prev is not None and (prev.type, prev.choices) != (f.type, f.choices):
                 problems.append(
@@ -257,7 +264,7 @@ def check_library(marked: Marked, doc: LibraryDoc) -> list[Problem]:
     names = set(doc.variables) | set(BUILTIN_VARIABLES) | set(fields)
     for oid, obj in doc.objections.items():
         graph = _StateGraphCheck(marked, ("objections", oid, "states"), obj.states, in_objection=True)
-        problems += graph.run(obj.start, ("objections", oid, "start"), doc.outcomes, names)
+        problems += graph.run(obj.start, ("objections", oid, "start"), doc.outcomes, names, fields)
     return problems
 
 
@@ -318,20 +325,16 @@ def check_script(
                 for state in obj.states.values():
                     for f in state.capture or ():
                         fields.setdefault(f.name, f)
-    problems += _capture_fields(m, ("states",), doc.states, fields)
+    field_paths: dict[str, Path] = {}
+    problems += _capture_fields(m, ("states",), doc.states, fields, field_paths)
     for name in fields:
         if name in doc.variables or name in BUILTIN_VARIABLES:
-            problems.append(
-                m.problem(
-                    ("variables", name),
-                    f"`{name}` is both a variable and a capture field",
-                    "rename one of them",
-                    key=True,
-                )
-            )
+            where = field_paths.get(name, ("variables", name))
+            what = "built in" if name in BUILTIN_VARIABLES else "also a variable"
+            problems.append(m.problem(where, f"capture field `{name}` is {what}", "rename the capture field"))
     names = set(doc.variables) | set(BUILTIN_VARIABLES) | set(fields)
     graph = _StateGraphCheck(m, ("states",), doc.states, in_objection=False)
-    problems += graph.run(doc.start, ("start",), outcomes, names)
+    problems += graph.run(doc.start, ("start",), outcomes, names, fields)
     seen_ids: set[str] = set()
     for i, cp in enumerate(doc.checkpoints):
         if cp.id in seen_ids:

@@ -70,9 +70,12 @@ def load_marked(text: str, file: str) -> tuple[Marked | None, list[Problem]]:
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # A construct left open (a quote, a bracket) is only noticed at the end of the file; its
+        # start, in the context mark, is where the fix goes.
+        at_end = "end of stream" in (exc.problem or "")
+        mark = (exc.context_mark or exc.problem_mark) if at_end else (exc.problem_mark or exc.context_mark)
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        reason = exc.problem or exc.context or "cannot parse YAML"
+        reason = "; ".join(p for p in (exc.context, exc.problem) if p) or "cannot parse YAML"
         return None, [Problem(file, line, col, f"YAML syntax: {reason}", "check indentation and quoting there")]
     except yaml.YAMLError as exc:
         return None, [Problem(file, 1, 1, f"YAML syntax: {exc}")]
