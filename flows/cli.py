@@ -20,13 +20,15 @@ from rich.table import Table
 from flows.coverage import sample_value
 from flows.diagram import mermaid
 from flows.errors import FlowError, FlowRunError
+from flows.model import FlowOption
 from flows.registry import PACKAGE_SCRIPTS, FlowRegistry, parse_ref
 from flows.runtime import FlowEngine, FlowRun, Masker, StepView, mask_fully
 
 
 def _registry(ctx: click.Context) -> FlowRegistry:
-    extra = (ctx.obj or {}).get("flows_dirs", [])
-    return FlowRegistry([PACKAGE_SCRIPTS, *map(Path, extra)])
+    extra = (ctx.obj or {}).get("flows_dirs", ())
+    dirs = extra() if callable(extra) else extra
+    return FlowRegistry([PACKAGE_SCRIPTS, *map(Path, dirs)])
 
 
 def _masker(ctx: click.Context) -> Masker:
@@ -157,11 +159,13 @@ class Rehearsal:
         for i, (_, label) in enumerate(items, 1):
             self.echo(f"  {i}. {label}")
 
-    async def _capture(self, step: StepView, skip: bool) -> dict[str, str] | None:
+    async def _capture(self, step: StepView, option: FlowOption) -> dict[str, str] | None:
         values: dict[str, str] = {}
-        if skip:
+        if option.skip_capture:
             return values
         for field in step.capture:
+            if field.name in option.set:  # the button fills it
+                continue
             extra = f"，可选：{'/'.join(field.choices)}" if field.choices else ""
             must = "必填" if field.required else "可空"
             answer = self._read(f"  记录 {field.label}（{field.type.value}，{must}{extra}）：")
@@ -197,7 +201,7 @@ class Rehearsal:
                     continue
                 index = int(answer) - 1
                 opt = flow.states[step.state].options[index]
-                values = await self._capture(step, skip=opt.skip_capture)
+                values = await self._capture(step, opt)
                 if values is None:
                     self.echo("输入已结束，通话尚未结束 (input ended before the call did)")
                     return 1

@@ -1,0 +1,91 @@
+"""Shared database fixtures: a throw-away SQLite file and a throw-away PostgreSQL schema per test.
+
+``engine`` runs a test on both backends. PostgreSQL tests are never skipped: when the server is
+down they fail with a message saying how to start it (CI always runs them).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import NullPool
+
+from waihu.db import engine_from_url
+from waihu.settings import redact_url
+
+DEFAULT_PG_URL = "postgresql+asyncpg://root@127.0.0.1:5432/test"
+
+
+def pg_url() -> str:
+    """The PostgreSQL server the tests use (``WAIHU_TEST_PG_URL``)."""
+    return os.environ.get("WAIHU_TEST_PG_URL", DEFAULT_PG_URL)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A test that uses PostgreSQL directly is a postgres test even if nobody marked it.
+    for item in items:
+        if "pg_engine" in getattr(item, "fixturenames", ()) and item.get_closest_marker("postgres") is None:
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture
+async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An engine on a fresh SQLite file (WAL, foreign keys on), disposed after the test."""
+    engine = engine_from_url(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def pg_engine() -> AsyncIterator[AsyncEngine]:
+    """An engine whose connections use a fresh schema (search_path), dropped with CASCADE after."""
+    url = pg_url()
+    schema = f"waihu_t_{uuid.uuid4().hex[:8]}"
+    admin = engine_from_url(url, poolclass=NullPool, connect_args={"timeout": 10})
+    problem: str | None = None
+    try:
+        async with admin.begin() as connection:
+            await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    if problem is not None:
+        await admin.dispose()
+        pytest.fail(
+            f"PostgreSQL is not usable at {redact_url(url)} ({problem}). Start it with "
+            "`bash scripts/ensure-services.sh` or point WAIHU_TEST_PG_URL at a server; "
+            "PostgreSQL tests are never skipped.",
+            pytrace=False,
+        )
+    engine = engine_from_url(url, connect_args={"server_settings": {"search_path": schema}, "timeout": 10})
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        async with admin.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> AsyncEngine:
+    """The test runs once on SQLite and once on PostgreSQL."""
+    fixture = "sqlite_engine" if request.param == "sqlite" else "pg_engine"
+    result: AsyncEngine = request.getfixturevalue(fixture)
+    return result
+
+
+@pytest.fixture
+async def migrated_engine(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` with every migration applied."""
+    from waihu.migrate import upgrade
+
+    await upgrade(engine)
+    return engine

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import io
+import sqlite3
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import waihu.models  # noqa: F401  (registers audit_log on Base.metadata)
+from waihu.db import Base
+from waihu.migrate import MIGRATIONS_DIR, alembic_config, current, downgrade, heads, upgrade
+
+
+def _tables(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def _triggers(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            sql = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+        else:
+            sql = (
+                "SELECT tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal"
+            )
+        return set((await connection.execute(text(sql))).scalars())
+
+
+def test_alembic_config_needs_no_ini_file() -> None:
+    config = alembic_config("postgresql+asyncpg://u:p%40ss@h/db")
+    assert config.config_file_name is None
+    assert config.get_main_option("script_location") == str(MIGRATIONS_DIR)
+    assert config.get_main_option("sqlalchemy.url") == "postgresql+asyncpg://u:p%40ss@h/db"
+    assert heads() == ("0001",)
+
+
+async def test_upgrade_downgrade_upgrade(engine: AsyncEngine) -> None:
+    assert await current(engine) == ()
+    await upgrade(engine)
+    assert await current(engine) == heads()
+    async with engine.connect() as connection:
+        assert {"audit_log", "alembic_version"} <= await connection.run_sync(_tables)
+    assert len(await _triggers(engine)) >= 2
+
+    await downgrade(engine, "base")
+    assert await current(engine) == ()
+    async with engine.connect() as connection:
+        assert "audit_log" not in await connection.run_sync(_tables)
+    assert await _triggers(engine) == set()
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as connection:
+            functions = await connection.execute(
+                text("SELECT count(*) FROM pg_proc WHERE proname = 'audit_log_append_only'")
+            )
+            assert functions.scalar() == 0
+
+    await upgrade(engine)
+    assert await current(engine) == ("0001",)
+    await upgrade(engine)  # already at head: nothing to do
+    assert await current(engine) == ("0001",)
+
+
+async def test_models_match_migrations(migrated_engine: AsyncEngine) -> None:
+    def diff(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        changes = compare_metadata(context, Base.metadata)
+        # Other packages' tables may be on the shared metadata in this process; check ours.
+        return [change for change in changes if "audit_log" in repr(change)]
+
+    async with migrated_engine.connect() as connection:
+        assert await connection.run_sync(diff) == []
+
+
+@pytest.mark.parametrize("statement", ["UPDATE audit_log SET target = 'x'", "DELETE FROM audit_log"])
+async def test_audit_log_refuses_update_and_delete(migrated_engine: AsyncEngine, statement: str) -> None:
+    async with migrated_engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO audit_log (seq, at, actor, action, target, details, prev_hash, hash) "
+                "VALUES (1, CURRENT_TIMESTAMP, 'system', 'test.row', 't', '{}', :zero, :zero)"
+            ),
+            {"zero": "0" * 64},
+        )
+    with pytest.raises(DBAPIError, match="audit_log is append-only"):
+        async with migrated_engine.begin() as connection:
+            await connection.execute(text(statement))
+    async with migrated_engine.connect() as connection:
+        assert (await connection.execute(text("SELECT target FROM audit_log"))).scalars().all() == ["t"]
+
+
+@pytest.mark.postgres
+async def test_audit_log_refuses_truncate_on_postgres(pg_engine: AsyncEngine) -> None:
+    await upgrade(pg_engine)
+    with pytest.raises(DBAPIError, match="append-only: TRUNCATE refused"):
+        async with pg_engine.begin() as connection:
+            await connection.execute(text("TRUNCATE audit_log"))
+
+
+async def test_failed_migration_leaves_nothing_behind(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        # 0001 creates audit_log and one index, then fails on this name: all must be rolled back.
+        await connection.execute(text("CREATE TABLE other (actor VARCHAR(10))"))
+        await connection.execute(text("CREATE INDEX ix_audit_log_actor ON other (actor)"))
+    with pytest.raises(DBAPIError, match="ix_audit_log_actor"):
+        await upgrade(engine)
+    assert await current(engine) == ()
+    async with engine.connect() as connection:
+        assert await connection.run_sync(_tables) == {"other"}
+
+
+def test_alembic_command_from_sync_code_runs_the_async_engine(tmp_path: Path) -> None:
+    """The path of the plain alembic CLI: no shared connection, env.py runs its own event loop."""
+    db_file = tmp_path / "cli" / "alembic.db"
+    config = alembic_config(f"sqlite+aiosqlite:///{db_file}")
+    command.upgrade(config, "head")
+    connection = sqlite3.connect(db_file)
+    try:
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+        triggers = connection.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+        assert sorted(triggers) == [("audit_log_no_delete",), ("audit_log_no_update",)]
+    finally:
+        connection.close()
+    command.downgrade(config, "base")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite+aiosqlite:///x.db", "RAISE(ABORT, 'audit_log is append-only: UPDATE refused')"),
+        ("postgresql+asyncpg://u@h/db", "CREATE FUNCTION audit_log_append_only() RETURNS trigger"),
+    ],
+)
+def test_offline_mode_renders_sql(url: str, expected: str) -> None:
+    config = alembic_config(url)
+    config.output_buffer = io.StringIO()
+    command.upgrade(config, "head", sql=True)
+    sql = config.output_buffer.getvalue()
+    assert "CREATE TABLE audit_log" in sql
+    assert expected in sql
