@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from waihu.cli import LAZY_COMMANDS, LazyGroup, main
+from waihu.migrate import heads
 
 
 @pytest.fixture
@@ -55,14 +56,16 @@ def test_db_upgrade_current_downgrade(cli: tuple[CliRunner, Path]) -> None:
 
     result = _run(runner, "db", "upgrade")
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == f"database sqlite+aiosqlite:///{db_file} at 0001"
+    (head,) = heads()
+    assert result.stdout.strip() == f"database sqlite+aiosqlite:///{db_file} at {head}"
     assert db_file.exists()
-    assert _run(runner, "db", "current").stdout.strip() == "0001 (head)"
+    assert _run(runner, "db", "current").stdout.strip() == f"{head} (head)"
 
     result = _run(runner, "db", "downgrade", "base")
     assert result.exit_code == 0
     assert result.stdout.strip().endswith("at base")
     assert _run(runner, "db", "upgrade", "--revision", "0001").exit_code == 0
+    assert _run(runner, "db", "current").stdout.strip() == "0001"
 
 
 def test_audit_verify_ok_then_broken_after_tampering(cli: tuple[CliRunner, Path]) -> None:
