@@ -52,7 +52,7 @@ def test_db_upgrade_current_downgrade(cli: tuple[CliRunner, Path]) -> None:
     runner, db_file = cli
     result = _run(runner, "db", "current")
     assert result.exit_code == 0
-    assert result.stdout.startswith("base (not migrated; latest is 0001)")
+    assert result.stdout.startswith(f"base (not migrated; latest is {heads()[0]})")
 
     result = _run(runner, "db", "upgrade")
     assert result.exit_code == 0, result.output
