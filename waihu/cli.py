@@ -32,6 +32,8 @@ LAZY_COMMANDS: dict[str, str] = {
     "flows": "flows.cli:flows",
     "demo": "flows.cli:demo",
     "leads": "dialer.cli:leads",
+    "agents": "agents.cli:agents",
+    "attendance": "agents.attendance.cli:attendance",
 }
 
 _SETTINGS_KEY = "waihu.settings"

@@ -10,12 +10,14 @@ import json
 import logging
 import os
 import re
+from datetime import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from waihu.errors import ConfigError
@@ -63,6 +65,21 @@ class Settings(BaseSettings):
     default_region: str = "CN"
     log_level: str = "INFO"
     flows_dirs: Annotated[list[Path], NoDecode] = []
+
+    # -- work IDs and logins (第十四条; issue 3) --
+    password_min_length: int = Field(default=8, ge=6, le=128)
+    #: a password older than this must be changed at the next login
+    password_max_age_days: int = Field(default=90, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    #: a login token expires this long after its last use
+    session_idle_minutes: int = Field(default=60, ge=1)
+    #: the site's default shift, local time, when an agent has no shift record that day (7.7: logout at shift end)
+    shift_default_start: time = time(9, 0)
+    shift_default_end: time = time(18, 0)
+    # -- attendance (第十七条) --
+    #: the local monthly minimum wage (元); a month of sick leave pays 80% of it
+    minimum_wage_monthly: Decimal = Field(default=Decimal("2420"), ge=0)
 
     @field_validator("database_url")
     @classmethod

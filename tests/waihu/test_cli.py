@@ -154,7 +154,8 @@ def test_main_help_lists_own_commands() -> None:
     assert result.exit_code == 0
     assert "db" in result.stdout
     assert "audit" in result.stdout
-    assert LAZY_COMMANDS == {"flows": "flows.cli:flows", "demo": "flows.cli:demo", "leads": "dialer.cli:leads"}
+    assert LAZY_COMMANDS["flows"] == "flows.cli:flows"
+    assert all(":" in path and not path.startswith("waihu") for path in LAZY_COMMANDS.values())
 
 
 @click.group(
