@@ -166,6 +166,8 @@ class Rehearsal:
         for field in step.capture:
             if field.name in option.set:  # the button fills it
                 continue
+            if not field.required and option.kind == "outcome":  # the call ends: only what is required
+                continue
             extra = f"，可选：{'/'.join(field.choices)}" if field.choices else ""
             must = "必填" if field.required else "可空"
             answer = self._read(f"  记录 {field.label}（{field.type.value}，{must}{extra}）：")
