@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/waihu flows check flows/scripts/*.yaml
+	$(BIN)/waihu flows check --walk flows/scripts/*.yaml
 	$(BIN)/pytest -q
 
 bench: $(STAMP)

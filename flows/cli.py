@@ -17,12 +17,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from flows.coverage import sample_value
+from flows.coverage import coverage, plan_walks, run_walk, sample_value
 from flows.diagram import mermaid
 from flows.errors import FlowError, FlowRunError
 from flows.model import FlowOption
-from flows.registry import PACKAGE_SCRIPTS, FlowRegistry, parse_ref
+from flows.registry import PACKAGE_SCRIPTS, FlowRegistry, parse_ref, read_file
 from flows.runtime import FlowEngine, FlowRun, Masker, StepView, mask_fully
+from flows.schema import FlowDoc
 
 
 def _registry(ctx: click.Context) -> FlowRegistry:
@@ -43,10 +44,12 @@ def flows() -> None:
 
 @flows.command("check")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--walk", is_flag=True, help="Also play one walk per option on the runtime and report coverage.")
 @click.pass_context
-def check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+def check(ctx: click.Context, paths: tuple[Path, ...], walk: bool) -> None:
     """Validate script files; print file:line:column for each problem; exit 1 on any error."""
-    problems = _registry(ctx).check(paths)
+    registry = _registry(ctx)
+    problems = registry.check(paths)
     errors = [p for p in problems if p.severity == "error"]
     for p in problems:
         click.echo(str(p), err=p.severity == "error")
@@ -55,6 +58,33 @@ def check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     click.echo(summary, err=bool(errors))
     if errors:
         sys.exit(1)
+    if walk and not _walk_all(registry, paths):
+        sys.exit(1)
+
+
+def _walk_all(registry: FlowRegistry, paths: tuple[Path, ...]) -> bool:
+    """Every option of every script taken on the real runtime; False if any was not reached."""
+    complete = True
+    for path in paths:
+        loaded = read_file(Path(path))
+        if not isinstance(loaded.doc, FlowDoc):
+            continue
+        engine = FlowEngine(registry.load_path(Path(path)))
+        runs = asyncio.run(_play_walks(engine))
+        cov = coverage(engine.flow, runs)
+        click.echo(
+            f"{engine.flow.ref}: {len(runs)} walks, "
+            f"{cov.states_total - len(cov.states_missing)}/{cov.states_total} states, "
+            f"{cov.options_total - len(cov.options_missing)}/{cov.options_total} options reached"
+        )
+        for state, label in sorted(cov.options_missing):
+            click.echo(f"  not reached: {state} → {label}", err=True)
+        complete = complete and cov.complete
+    return complete
+
+
+async def _play_walks(engine: FlowEngine) -> list[FlowRun]:
+    return [await run_walk(engine, w) for w in plan_walks(engine.flow)]
 
 
 @flows.command("list")

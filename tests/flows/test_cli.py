@@ -27,6 +27,13 @@ def test_check_passes_the_shipped_scripts() -> None:
     assert "0 error(s), 0 warning(s)" in out
 
 
+def test_check_walk_plays_every_option_on_the_runtime() -> None:
+    code, out, err = run("flows", "check", "--walk", *SCRIPTS)
+    assert code == 0, out + err
+    assert re.search(r"edu-survey-invite@1: \d+ walks, (\d+)/\1 states, (\d+)/\2 options reached", out)
+    assert re.search(r"mobile-newspaper-trial@1: \d+ walks, (\d+)/\1 states, (\d+)/\2 options reached", out)
+
+
 def test_check_names_file_line_and_exits_1_on_a_broken_file(tmp_path: Path) -> None:
     broken = tmp_path / "demo.v1.yaml"
     broken.write_text(
