@@ -15,7 +15,7 @@ handler to the interrupted state, ``hangup`` ends the call from anywhere.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -220,6 +220,35 @@ class CheckpointStatus:
     within: int
     status: CheckpointState
     reached_at: float | None
+
+
+def checkpoint_statuses(
+    flow: Flow, reached: Mapping[str, float], *, elapsed: float, ended: bool
+) -> list[CheckpointStatus]:
+    """Each checkpoint met (in time), late, missed or still pending, from when its states were first reached."""
+    out = []
+    for cp in flow.checkpoints:
+        at = reached.get(cp.id)
+        status: CheckpointState
+        if at is not None:
+            status = "met" if at <= cp.within else "late"
+        elif ended or elapsed > cp.within:
+            status = "missed"
+        else:
+            status = "pending"
+        out.append(CheckpointStatus(cp.id, cp.label, cp.within, status, at))
+    return out
+
+
+def reached_from_transcript(flow: Flow, transcript: Iterable[TranscriptEntry]) -> dict[str, float]:
+    """When each checkpoint's states were first entered, read back from a stored transcript."""
+    reached: dict[str, float] = {}
+    for entry in transcript:
+        if entry.kind in ("enter", "return"):
+            for cp in flow.checkpoints:
+                if entry.state in cp.states:
+                    reached.setdefault(cp.id, entry.at)
+    return reached
 
 
 class FlowRun:
@@ -446,19 +475,7 @@ class FlowRun:
 
     def checkpoints(self) -> list[CheckpointStatus]:
         """Whether each golden-opening checkpoint was reached in time."""
-        elapsed = self.now()
-        out = []
-        for cp in self.flow.checkpoints:
-            at = self.reached.get(cp.id)
-            status: CheckpointState
-            if at is not None:
-                status = "met" if at <= cp.within else "late"
-            elif self.ended or elapsed > cp.within:
-                status = "missed"
-            else:
-                status = "pending"
-            out.append(CheckpointStatus(cp.id, cp.label, cp.within, status, at))
-        return out
+        return checkpoint_statuses(self.flow, self.reached, elapsed=self.now(), ended=self.ended)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -642,5 +659,7 @@ __all__ = [
     "PiiKind",
     "StepView",
     "TranscriptEntry",
+    "checkpoint_statuses",
     "mask_fully",
+    "reached_from_transcript",
 ]

@@ -1,0 +1,3 @@
+from tests.flows.conftest import clock, registry
+
+__all__ = ["clock", "registry"]
