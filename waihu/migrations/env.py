@@ -8,29 +8,20 @@ imports another package statically; modules that do not exist yet are skipped.
 from __future__ import annotations
 
 import asyncio
-import importlib
 
 from alembic import context
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
-from waihu.db import Base, engine_from_url
-
-MODEL_MODULES = ["waihu.models", "agents.models", "dialer.models", "recordings.models"]
+from waihu.db import engine_from_url
+from waihu.migrate import import_models
 
 config = context.config
 
 
 def _import_models() -> MetaData:
-    for name in MODEL_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            # Only skip a module that is missing; a module that fails inside is a real error.
-            if exc.name is None or not (name == exc.name or name.startswith(f"{exc.name}.")):
-                raise
-    return Base.metadata
+    return import_models()
 
 
 target_metadata = _import_models()
