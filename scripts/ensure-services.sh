@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
-# Makes sure the services the test suite talks to are up: PostgreSQL on 127.0.0.1:5432 (database `test`).
+# Makes sure what the test suite uses for real is there: Debian's espeak-ng and sox, and PostgreSQL on
+# 127.0.0.1:5432 (database `test`).
 # On the development and CI machines PostgreSQL is installed from Debian and normally already running;
 # if it has stopped, start it. Fails loudly rather than letting PostgreSQL tests be skipped.
 set -euo pipefail
+
+# Tools from Debian the tests use for real: espeak-ng and sox (speech for simulated recordings).
+missing=()
+for tool in espeak-ng sox; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} from Debian" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
 pg_url_host=127.0.0.1
 if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h "$pg_url_host" -p 5432; then
   exit 0
