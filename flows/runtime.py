@@ -222,6 +222,32 @@ class CheckpointStatus:
     reached_at: float | None
 
 
+def shown_value(flow: Flow, name: str, variables: Mapping[str, str], captured: Mapping[str, Any], mask: Masker) -> str:
+    """What the screen shows for one placeholder: PII masked, a missing value as 【its label】."""
+    if name == "brand":
+        return flow.brand
+    var = flow.variables.get(name)
+    if var is not None:
+        value = variables.get(name, var.default)
+        if value is None:
+            return f"【{var.label}】"
+        return mask(var.pii.value, value) if var.pii else value
+    field = flow.capture_fields.get(name)
+    if field is not None:
+        if name not in captured:
+            return f"【{field.label}】"
+        text = str(captured[name])
+        return mask(field.pii.value, text) if field.pii else text
+    return "{" + name + "}"
+
+
+def render_text(
+    flow: Flow, template: str, variables: Mapping[str, str], captured: Mapping[str, Any], mask: Masker
+) -> str:
+    """A script text with its placeholders filled as the agent's screen shows them."""
+    return PLACEHOLDER.sub(lambda m: shown_value(flow, m.group(1), variables, captured, mask), template)
+
+
 def checkpoint_statuses(
     flow: Flow, reached: Mapping[str, float], *, elapsed: float, ended: bool
 ) -> list[CheckpointStatus]:
@@ -352,25 +378,10 @@ class FlowRun:
 
     def render(self, template: str) -> str:
         """A text with its placeholders filled; PII shown masked, unknown values as 【label】."""
-        return PLACEHOLDER.sub(lambda m: self._shown(m.group(1)), template)
+        return render_text(self.flow, template, self.variables, self.captured, self.mask)
 
     def _shown(self, name: str) -> str:
-        flow = self.flow
-        if name == "brand":
-            return flow.brand
-        var = flow.variables.get(name)
-        if var is not None:
-            value = self.variables.get(name, var.default)
-            if value is None:
-                return f"【{var.label}】"
-            return self.mask(var.pii.value, value) if var.pii else value
-        field = flow.capture_fields.get(name)
-        if field is not None:
-            if name not in self.captured:
-                return f"【{field.label}】"
-            value = str(self.captured[name])
-            return self.mask(field.pii.value, value) if field.pii else value
-        return "{" + name + "}"
+        return shown_value(self.flow, name, self.variables, self.captured, self.mask)
 
     def _raw(self, template: str) -> str:
         def fill(m: Any) -> str:
@@ -662,4 +673,6 @@ __all__ = [
     "checkpoint_statuses",
     "mask_fully",
     "reached_from_transcript",
+    "render_text",
+    "shown_value",
 ]
