@@ -16,6 +16,7 @@ from recordings import access, reviews
 from recordings.autochecks import CallFacts
 from recordings.errors import NotVisible, RecordingDeleted, RecordingNotFound, ReviewRefused, ScoreInvalid
 from recordings.models import RecordingFile
+from recordings.reports import most_missed, scores
 from recordings.sampling import CallSummary, sample
 from recordings.sheets import SheetRegistry
 from recordings.viewer import Viewer
@@ -189,3 +190,39 @@ def test_sampling_takes_n_per_agent_per_week_weighted_to_the_risky_calls() -> No
     # 4 risky calls of 40 weigh 8 each against 1: uniform sampling would give them 10% of the picks
     risky_share = sum(c.talk_seconds == 20 for seed in range(50) for c in sample(calls, 3, seed=seed)) / (50 * 12)
     assert 0.3 < risky_share < 0.6
+
+
+async def test_reports_group_scores_and_find_the_most_missed_items(session: AsyncSession, audit: AuditLog) -> None:
+    sheet = SheetRegistry().get("discipline").sheet
+    plan = [  # (day offset, agent, items scored 0)
+        (0, "A001", ["no_eating"]),
+        (1, "A001", ["no_eating", "posture"]),
+        (8, "A001", []),
+        (2, "A002", ["no_eating"]),
+    ]
+    for i, (day, agent, zeros) in enumerate(plan):
+        call = reviews.CallRef(f"c{i}", vendor_id=1, work_id=agent, campaign_id=5)
+        review = await reviews.start_review(
+            session, audit, viewer=QA_A, call=call, sheet=sheet, facts=None, now=NOW + timedelta(days=day)
+        )
+        for item in sheet.items:
+            points = 0 if item.id in zeros else 1
+            await reviews.score_item(session, review.id, viewer=QA_A, item_id=item.id, points=points)
+        await reviews.submit(session, audit, review.id, viewer=QA_A, now=NOW + timedelta(days=day))
+    draft = await reviews.start_review(
+        session, audit, viewer=QA_A, call=reviews.CallRef("c9", 1, "A001"), sheet=sheet, facts=None, now=NOW
+    )
+    assert draft.state == "draft"  # drafts do not count
+
+    since, until = NOW - timedelta(days=7), NOW + timedelta(days=30)
+    rows = await scores(session, QA_A, group_by="agent", period="week", since=since, until=until)
+    assert [(r.key, r.period, r.reviews, r.points, r.max_points) for r in rows] == [
+        ("A001", "2026-11-23", 2, 25, 28),
+        ("A002", "2026-11-23", 1, 13, 14),
+        ("A001", "2026-11-30", 1, 14, 14),
+    ]
+    assert rows[0].percent == 89.3
+    by_campaign = await scores(session, QA_A, group_by="campaign", period="month", since=since, until=until)
+    assert [(r.key, r.period, r.reviews) for r in by_campaign] == [("5", "2026-11", 3), ("5", "2026-12", 1)]
+    assert await most_missed(session, QA_A, since=since, until=until) == [("no_eating", 3), ("posture", 1)]
+    assert await scores(session, QA_B, group_by="agent", period="week", since=since, until=until) == []
