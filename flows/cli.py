@@ -339,7 +339,7 @@ async def _demo_call(engine: FlowEngine, console: Console, mask: Masker) -> Flow
     return run
 
 
-@click.command("demo", help="Simulated calls through both scripts (the dialer will replace this).")
+@flows.command("demo", help="One simulated call through each shipped script, every screen printed.")
 @click.pass_context
 def demo(ctx: click.Context) -> None:
     console = Console()

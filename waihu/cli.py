@@ -30,7 +30,8 @@ T = TypeVar("T")
 
 LAZY_COMMANDS: dict[str, str] = {
     "flows": "flows.cli:flows",
-    "demo": "flows.cli:demo",
+    "demo": "api.demo:demo",
+    "campaign": "api.demo:campaign",
     "leads": "dialer.cli:leads",
     "agents": "agents.cli:agents",
     "attendance": "agents.attendance.cli:attendance",

@@ -126,8 +126,8 @@ def test_rehearse_takes_variables_and_refuses_unknown_ones() -> None:
     assert "student_name" in err
 
 
-def test_demo_walks_both_scripts_to_an_outcome() -> None:
-    code, out, _ = run("demo")
+def test_flows_demo_walks_both_scripts_to_an_outcome() -> None:
+    code, out, _ = run("flows", "demo")
     assert code == 0, out
     assert "trial_opened" in out
     assert out.count("通话结果") == 2

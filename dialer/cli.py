@@ -1,0 +1,165 @@
+"""``waihu leads``: import lead files into a campaign and keep the internal DNC list.
+
+Nothing printed here shows a phone number or a name in clear: reports carry masked values only.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from waihu.cli import get_settings, run_with_engine
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from dialer.dnc import DncImportReport
+    from dialer.leads import ImportReport
+
+__all__ = ["leads"]
+
+_SHOWN_ISSUES = 20
+
+
+@click.group()
+def leads() -> None:
+    """Leads: import files into campaigns, and the do-not-call list."""
+
+
+@leads.command("import")
+@click.argument("campaign")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--region", default=None, help="Region for numbers without a country code (default: WAIHU_DEFAULT_REGION)."
+)
+@click.option(
+    "--errors",
+    "errors_file",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Write every rejected row (row, column, reason, masked value) to this CSV file.",
+)
+@click.option("--workers", type=int, default=None, help="Processes preparing rows (default: automatic).")
+def import_command(
+    campaign: str, file: Path, region: str | None, errors_file: Path | None, workers: int | None
+) -> None:
+    """Import FILE (CSV with a header; column `phone` required) into CAMPAIGN (id or name).
+
+    Optional columns: name, timezone, consent, consent_ref; every other column becomes a lead
+    variable (stored encrypted). Bad rows are reported while the good rows land.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from dialer.campaigns import get_campaign
+    from dialer.leads import import_leads
+    from waihu.db import session_factory
+    from waihu.vault import Vault
+
+    settings = get_settings()
+    vault = Vault.from_settings(settings)
+
+    async def work(engine: AsyncEngine) -> ImportReport:
+        factory = session_factory(engine)
+        async with factory() as session:
+            campaign_id = (await get_campaign(session, campaign)).id
+        with Progress(
+            TextColumn("[bold]importing[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("rows"),
+            TimeRemainingColumn(),
+            transient=False,
+        ) as bar:
+            task = bar.add_task("import", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return await import_leads(
+                factory,
+                vault,
+                campaign_id,
+                file,
+                region=region or settings.default_region,
+                progress=progress,
+                workers=workers,
+            )
+
+    report = run_with_engine(settings, work)
+    click.echo(report.summary())
+    click.echo(f"{report.rows_per_second:,.0f} rows/s")
+    issues = [("error", issue) for issue in report.errors] + [("duplicate", issue) for issue in report.duplicates]
+    issues.sort(key=lambda pair: pair[1].row)
+    for kind, issue in issues[:_SHOWN_ISSUES]:
+        click.echo(f"  {kind}: {issue}")
+    if len(issues) > _SHOWN_ISSUES:
+        hint = f"; all of them are in {errors_file}" if errors_file else "; use --errors FILE for the full list"
+        click.echo(f"  … and {len(issues) - _SHOWN_ISSUES} more{hint}")
+    if errors_file is not None:
+        with errors_file.open("w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            out.writerow(["row", "kind", "column", "reason", "value_masked"])
+            for kind, issue in issues:
+                out.writerow([issue.row, kind, issue.column, issue.reason, issue.value])
+
+
+@leads.command("dnc-add")
+@click.argument("phone")
+@click.option("--reason", default=None, help="Why (a complaint, a request by mail…).")
+@click.option("--by", "added_by", default="operator", show_default=True, help="Work ID of whoever adds it.")
+@click.option("--region", default=None, help="Region for a number without a country code.")
+def dnc_add(phone: str, reason: str | None, added_by: str, region: str | None) -> None:
+    """Put PHONE on the internal do-not-call list (stored as a keyed hash only)."""
+    from dialer.dnc import InvalidPhone, add_phone
+    from waihu.db import session_factory
+    from waihu.pii import mask_phone
+    from waihu.vault import Vault
+
+    settings = get_settings()
+    vault = Vault.from_settings(settings)
+
+    async def work(engine: AsyncEngine) -> bool:
+        async with session_factory(engine)() as session, session.begin():
+            return await add_phone(
+                session, vault, phone, added_by=added_by, reason=reason, region=region or settings.default_region
+            )
+
+    try:
+        added = run_with_engine(settings, work)
+    except InvalidPhone as exc:
+        raise click.BadParameter(str(exc), param_hint="PHONE") from None
+    shown = mask_phone(phone)
+    click.echo(f"{shown} added to the DNC list" if added else f"{shown} was already on the DNC list")
+
+
+@leads.command("dnc-import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--reason", default=None, help="Why these numbers are listed.")
+@click.option("--by", "added_by", default="operator", show_default=True, help="Work ID of whoever imports them.")
+@click.option("--region", default=None, help="Region for numbers without a country code.")
+def dnc_import(file: Path, reason: str | None, added_by: str, region: str | None) -> None:
+    """Import FILE into the DNC list: one number a line, or a CSV with a `phone` column."""
+    from dialer.dnc import import_dnc
+    from waihu.db import session_factory
+    from waihu.vault import Vault
+
+    settings = get_settings()
+    vault = Vault.from_settings(settings)
+
+    async def work(engine: AsyncEngine) -> DncImportReport:
+        return await import_dnc(
+            session_factory(engine),
+            vault,
+            file,
+            added_by=added_by,
+            reason=reason,
+            region=region or settings.default_region,
+        )
+
+    report = run_with_engine(settings, work)
+    click.echo(report.summary())
+    for row, problem in report.errors[:_SHOWN_ISSUES]:
+        click.echo(f"  row {row}: {problem}")

@@ -1,0 +1,107 @@
+"""The agents of a running campaign as the dialer sees them: ready, on a call, wrapping up, paused.
+
+The pacer reads the floor (how many are ready, how long the others have been talking or wrapping
+up) and an answered call claims the agent who has waited longest. An answered call with nobody free
+waits on :meth:`Floor.wait_for_agent`, which a returning agent wakes — for at most the safe-harbor
+limit (2 s), after which the caller abandons the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from enum import StrEnum
+
+from dialer.backends.base import Clock
+from dialer.errors import DialerError
+
+
+class SlotState(StrEnum):
+    READY = "ready"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
+
+
+@dataclass
+class AgentSlot:
+    work_id: str
+    #: where a call is bridged to: a PJSIP endpoint, or the bot's name on the simulator
+    endpoint: str
+    state: SlotState
+    since: float
+    call_id: str | None = None
+
+
+class FloorError(DialerError):
+    default_error_id = "dialer.floor"
+
+
+class Floor:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.slots: dict[str, AgentSlot] = {}
+        self._changed = asyncio.Condition()
+
+    def add(self, work_id: str, endpoint: str, *, ready: bool = True) -> AgentSlot:
+        slot = AgentSlot(work_id, endpoint, SlotState.READY if ready else SlotState.PAUSED, self.clock.now())
+        self.slots[work_id] = slot
+        return slot
+
+    def _slot(self, work_id: str) -> AgentSlot:
+        try:
+            return self.slots[work_id]
+        except KeyError:
+            raise FloorError(f"{work_id} is not on this campaign's floor", details={"work_id": work_id}) from None
+
+    def claim(self, call_id: str) -> AgentSlot | None:
+        """The ready agent who has waited longest, now on ``call_id``; None if nobody is ready."""
+        ready = [s for s in self.slots.values() if s.state is SlotState.READY]
+        if not ready:
+            return None
+        slot = min(ready, key=lambda s: s.since)
+        slot.state, slot.since, slot.call_id = SlotState.ON_CALL, self.clock.now(), call_id
+        return slot
+
+    async def wait_for_agent(self, call_id: str, within: float) -> AgentSlot | None:
+        """Claim an agent, waiting up to ``within`` seconds for one to become ready."""
+        slot = self.claim(call_id)
+        if slot is not None or within <= 0:
+            return slot
+        deadline = self.clock.now() + within
+        async with self._changed:
+            while slot is None:
+                left = deadline - self.clock.now()
+                if left <= 0:
+                    return None
+                try:
+                    await asyncio.wait_for(self._changed.wait(), left)
+                except TimeoutError:
+                    return self.claim(call_id)
+                slot = self.claim(call_id)
+        return slot
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wrap_up(self, work_id: str) -> None:
+        slot = self._slot(work_id)
+        slot.state, slot.since, slot.call_id = SlotState.WRAP_UP, self.clock.now(), None
+
+    async def ready(self, work_id: str) -> None:
+        slot = self._slot(work_id)
+        slot.state, slot.since, slot.call_id = SlotState.READY, self.clock.now(), None
+        await self._notify()
+
+    async def pause(self, work_id: str) -> None:
+        slot = self._slot(work_id)
+        slot.state, slot.since = SlotState.PAUSED, self.clock.now()
+
+    def elapsed(self, state: SlotState) -> tuple[float, ...]:
+        now = self.clock.now()
+        return tuple(now - s.since for s in self.slots.values() if s.state is state)
+
+    @property
+    def ready_count(self) -> int:
+        return sum(1 for s in self.slots.values() if s.state is SlotState.READY)

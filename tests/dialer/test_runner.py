@@ -1,0 +1,165 @@
+"""The CampaignRunner end to end on the simulator, bot agents and a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dialer.backends.clock import RealClock
+from dialer.backends.sim import SimBackend, SimProfile
+from dialer.bots import BotDesk, BotProfile
+from dialer.campaigns import set_state
+from dialer.compliance import check_lead
+from dialer.floor import Floor
+from dialer.models import CallAttempt, CallEventRow, Campaign, Lead
+from dialer.pacing import PacingSnapshot
+from dialer.runner import CampaignRunner
+from tests.dialer.factories import T0, World, add_leads, make_campaign, make_world
+
+FAST = SimProfile(
+    p_live=0.6,
+    answer_delay=(0.02, 0.08),
+    busy_delay=(0.02, 0.05),
+    talk_mean=60.0,  # customers stay on: the bots end the calls
+    talk_cv=0.1,
+    ring_after=0.01,
+    playback_seconds=0.02,
+)
+BOTS = BotProfile(seconds_per_screen=(0.005, 0.015), wrap_up_seconds=(0.005, 0.01), objection_chance=0.1)
+
+
+def phones(n: int) -> list[str]:
+    return [f"+86138{i:08d}" for i in range(n)]
+
+
+async def start(world: World, agents: list[str], **kwargs: object) -> Campaign:
+    campaign = await make_campaign(world, flow="mobile-newspaper-trial@1", agents=agents, **kwargs)
+    async with world.factory() as session, session.begin():
+        await set_state(session, world.audit, campaign.id, "running", actor="L1", now=T0)
+    return campaign
+
+
+def runner_for(world: World, campaign: Campaign, floor: Floor, clock: RealClock, **kwargs: object) -> CampaignRunner:
+    loop_start = clock.now()
+    return CampaignRunner(
+        campaign=campaign,
+        engine=world.registry.engine(campaign.flow_id, campaign.flow_version),
+        session_factory=world.factory,
+        backend=SimBackend(FAST, seed=7, clock=clock),
+        clock=clock,
+        floor=floor,
+        desk=BotDesk(clock, seed=3, profile=BOTS),
+        vault=world.vault,
+        tick=0.02,
+        ring_timeout=0.2,
+        wall=lambda: T0 + timedelta(seconds=clock.now() - loop_start),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def test_a_progressive_campaign_dials_every_lead_once_and_records_each_call(engine: AsyncEngine) -> None:
+    world = await make_world(engine)
+    campaign = await start(world, ["A1", "A2"])
+    await add_leads(world, campaign.id, phones(24))
+    clock = RealClock()
+    floor = Floor(clock)
+    floor.add("A1", "bot/A1")
+    floor.add("A2", "bot/A2")
+    runner = runner_for(world, campaign, floor, clock)
+    stats = await asyncio.wait_for(runner.run(), 60)
+
+    assert stats.placed == stats.finished == 24
+    assert stats.abandoned == 0
+    async with world.factory() as session:
+        attempts = (await session.scalars(select(CallAttempt).order_by(CallAttempt.id))).all()
+        per_lead = Counter(a.lead_id for a in attempts)
+        assert set(per_lead.values()) == {1}  # nobody dialed twice
+        assert len(per_lead) == 24
+        answered = [a for a in attempts if a.result == "answered"]
+        assert answered, "some customers answered"
+        assert stats.answered == len(answered)
+        for a in answered:
+            assert a.work_id in ("A1", "A2")
+            assert a.flow_ref == "mobile-newspaper-trial@1"
+            assert a.transcript
+            assert (a.transcript[0]["kind"], a.transcript[0]["state"]) == ("enter", "connect")
+            assert a.answered_at is not None
+            assert a.bridged_at is not None
+            assert a.answered_at <= a.bridged_at
+            assert a.wrap_up_seconds is not None
+            assert a.wrap_up_seconds > 0
+            assert a.captured_enc is not None
+            json.loads(world.vault.decrypt(a.captured_enc))
+            if a.outcome is not None:
+                assert a.outcome_category is not None
+        not_answered = {a.result for a in attempts} - {"answered"}
+        assert not_answered <= {"busy", "no_answer"}
+        kinds = (
+            await session.scalars(
+                select(CallEventRow.kind).where(CallEventRow.call_id == answered[0].call_id).order_by(CallEventRow.id)
+            )
+        ).all()
+        assert kinds[0] == "Originated"
+        assert {"Answered", "Bridged"} <= set(kinds)
+        assert kinds[-1] == "HungUp"
+        opened = await session.scalar(select(func.count()).select_from(Lead).where(Lead.status == "done"))
+        assert opened == sum(1 for a in answered if a.outcome_category in ("success", "contact", "wrong_party"))
+        # a busy or unanswered lead waits for its retry after the minimum gap
+        retry = next((a for a in attempts if a.result in ("busy", "no_answer")), None)
+        if retry is not None:
+            lead = await session.get(Lead, retry.lead_id)
+            assert lead is not None
+            assert lead.status == "dialable"
+            assert lead.next_attempt_at >= T0 + timedelta(minutes=60)
+
+
+async def test_answers_with_no_agent_free_within_2s_are_abandoned_and_not_recalled_for_72h(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    world = await make_world(sqlite_engine)
+    campaign = await start(world, ["A1"], safe_harbor_message="这里是无锡移动，稍后回电，号码10086")
+    await add_leads(world, campaign.id, phones(3))
+    clock = RealClock()
+    floor = Floor(clock)
+    floor.add("A1", "bot/A1")
+    placed = [False]
+
+    def three_at_once(snapshot: PacingSnapshot) -> int:
+        if placed[0]:
+            return 0
+        placed[0] = True
+        return 3
+
+    runner = runner_for(world, campaign, floor, clock, policy=three_at_once)
+    runner.backend = SimBackend(
+        SimProfile(p_live=1.0, answer_delay=(0.01, 0.02), talk_mean=60, talk_cv=0.1, playback_seconds=0.02),
+        seed=1,
+        clock=clock,
+    )
+    slow = BotProfile(seconds_per_screen=(1.0, 1.0), wrap_up_seconds=(0.01, 0.01), objection_chance=0)
+    runner.desk = BotDesk(clock, profile=slow)  # one agent busy for seconds: two customers wait in vain
+    stats = await asyncio.wait_for(runner.run(), 60)
+
+    assert (stats.placed, stats.answered, stats.abandoned) == (3, 3, 2)
+    async with world.factory() as session:
+        abandoned = (await session.scalars(select(CallAttempt).where(CallAttempt.abandoned.is_(True)))).all()
+        assert len(abandoned) == 2
+        assert {a.result for a in abandoned} == {"abandoned"}
+        kinds = (
+            await session.scalars(select(CallEventRow.kind).where(CallEventRow.call_id == abandoned[0].call_id))
+        ).all()
+        assert "PlaybackFinished" in kinds  # the safe-harbor message was played before hanging up
+        lead = await session.get(Lead, abandoned[0].lead_id)
+        fresh = await session.get(Campaign, campaign.id)
+        assert lead is not None
+        assert fresh is not None
+        later: datetime = T0 + timedelta(hours=71)
+        lead.next_attempt_at = later
+        gate = await check_lead(session, lead, fresh, later)
+        assert not gate.allowed
+        assert "abandon" in gate.gate

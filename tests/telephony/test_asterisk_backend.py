@@ -1,0 +1,267 @@
+"""dialer.backends.asterisk against the real Asterisk: the backend-neutral events of real SIP calls."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from agents.softphone import Softphone
+from dialer.backends.asterisk import AsteriskBackend, AsteriskSettings, hangup_cause
+from dialer.backends.base import TelephonyBackend
+from dialer.errors import BackendError, CallNotFound, CallStateError, DuplicateCallId
+from dialer.events import (
+    Answered,
+    Bridged,
+    CallEvent,
+    HangupCause,
+    HungUp,
+    MachineDetected,
+    Originated,
+    PlaybackFinished,
+    RecordingStarted,
+    RecordingStopped,
+    Ringing,
+)
+from tests.telephony.helpers import AsteriskEnv, until_recorded
+
+
+def new_call_id() -> str:
+    return f"b-{uuid.uuid4().hex[:12]}"
+
+
+@dataclass
+class Recorder:
+    """Consumes the backend's event stream (the one consumer) and lets tests wait for an event."""
+
+    events: list[CallEvent] = field(default_factory=list)
+    _waiters: list[asyncio.Future[None]] = field(default_factory=list)
+
+    async def consume(self, backend: AsteriskBackend) -> None:
+        async for event in backend.events():
+            self.events.append(event)
+            for waiter in self._waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def of(self, call_id: str) -> list[CallEvent]:
+        return [e for e in self.events if e.call_id == call_id]
+
+    async def wait(self, call_id: str, kind: type[CallEvent], *, within: float = 10.0) -> CallEvent:
+        async with asyncio.timeout(within):
+            while not (found := [e for e in self.of(call_id) if isinstance(e, kind)]):
+                waiter = asyncio.get_running_loop().create_future()
+                self._waiters.append(waiter)
+                try:
+                    await waiter
+                finally:
+                    self._waiters.remove(waiter)
+        return found[0]
+
+
+def settings_of(env: AsteriskEnv, **overrides: Any) -> AsteriskSettings:
+    """Backend settings for the test Asterisk (from asterisk.env), with overrides."""
+    base = AsteriskSettings(
+        host=env.ami_host, port=env.ami_port, username=env.ami_user, secret=env.ami_secret, trunk=env.trunk
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+@pytest.fixture
+async def backend(asterisk: AsteriskEnv) -> AsyncIterator[tuple[AsteriskBackend, Recorder]]:
+    """A started backend whose events are recorded; closed (tasks awaited) after the test."""
+    backend = AsteriskBackend(settings_of(asterisk))
+    await backend.start()
+    recorder = Recorder()
+    consumer = asyncio.get_running_loop().create_task(recorder.consume(backend))
+    try:
+        yield backend, recorder
+    finally:
+        await backend.aclose()
+        await asyncio.wait_for(consumer, 5)
+
+
+def kinds(events: list[CallEvent]) -> list[str]:
+    return [type(e).__name__ for e in events]
+
+
+def test_the_backend_satisfies_the_protocol(asterisk: AsteriskEnv) -> None:
+    assert isinstance(AsteriskBackend(settings_of(asterisk)), TelephonyBackend)
+
+
+@pytest.mark.parametrize(
+    ("cause", "tech", "expected"),
+    [
+        (17, 486, HangupCause.BUSY),
+        (19, 480, HangupCause.NO_ANSWER),
+        (19, 487, HangupCause.NO_ANSWER),
+        (1, 404, HangupCause.INVALID_NUMBER),
+        (21, 403, HangupCause.REJECTED),
+        (34, 503, HangupCause.CONGESTION),
+        (16, None, HangupCause.NORMAL),
+        (18, None, HangupCause.NO_ANSWER),
+        (None, None, HangupCause.FAILED),
+    ],
+)
+def test_hangup_causes_read_cause_and_tech_cause(cause: int | None, tech: int | None, expected: HangupCause) -> None:
+    assert hangup_cause(cause, tech) is expected
+
+
+async def test_given_a_wrong_secret_when_starting_then_backend_error(asterisk: AsteriskEnv) -> None:
+    backend = AsteriskBackend(settings_of(asterisk, secret="nope"))
+    with pytest.raises(BackendError):
+        await backend.start()
+    await backend.aclose()
+
+
+async def test_given_an_answering_customer_when_bridged_and_recorded_then_events_tell_the_whole_call(
+    backend: tuple[AsteriskBackend, Recorder], asterisk: AsteriskEnv, make_phone: Callable[..., Softphone]
+) -> None:
+    ami, recorder = backend
+    phone = make_phone("agent1004")
+    phone.register()
+    await phone.until(lambda p: p.registered, within=5)
+    call_id = new_call_id()
+
+    await ami.originate(call_id, "10004", timeout=10)  # answers at once, talks 4 s
+    await recorder.wait(call_id, Answered)
+    await ami.start_recording(call_id, f"{call_id}.wav")
+    await ami.bridge(call_id, "agent1004")
+    bridged = await recorder.wait(call_id, Bridged)
+    hung_up = await recorder.wait(call_id, HungUp, within=15)
+
+    assert isinstance(bridged, Bridged)
+    assert bridged.endpoint == "agent1004"
+    assert isinstance(hung_up, HungUp)
+    assert (hung_up.cause, hung_up.q850) == (HangupCause.NORMAL, 16)
+    assert kinds(recorder.of(call_id)) == [
+        "Originated",
+        "Ringing",
+        "Answered",
+        "RecordingStarted",
+        "Bridged",
+        "RecordingStopped",
+        "HungUp",
+    ]
+    assert hung_up.wall is not None
+    seconds, peak = await until_recorded(asterisk.recordings / f"{call_id}.wav", within=5)
+    assert 3.0 <= seconds <= 8.0
+    assert peak > 1000
+    assert any(c.answered_at is not None for c in phone.calls)
+
+
+@pytest.mark.parametrize(
+    ("number", "ring", "cause", "q850"),
+    [
+        pytest.param("20000", 10.0, HangupCause.BUSY, 17, id="busy"),
+        pytest.param("30100", 10.0, HangupCause.NO_ANSWER, 19, id="no-answer"),
+        pytest.param("39900", 1.5, HangupCause.NO_ANSWER, 19, id="ring-timeout"),
+        pytest.param("40000", 10.0, HangupCause.CONGESTION, 34, id="congestion"),
+        pytest.param("50000", 10.0, HangupCause.INVALID_NUMBER, 1, id="invalid-number"),
+        pytest.param("80000", 10.0, HangupCause.REJECTED, 21, id="rejected"),
+    ],
+)
+async def test_given_a_customer_who_does_not_answer_when_originated_then_hungup_says_why(
+    backend: tuple[AsteriskBackend, Recorder], number: str, ring: float, cause: HangupCause, q850: int
+) -> None:
+    ami, recorder = backend
+    call_id = new_call_id()
+
+    await ami.originate(call_id, number, timeout=ring)
+    hung_up = await recorder.wait(call_id, HungUp)
+
+    assert isinstance(hung_up, HungUp)
+    assert (hung_up.cause, hung_up.q850) == (cause, q850)
+    assert isinstance(recorder.of(call_id)[0], Originated)
+    assert not [e for e in recorder.of(call_id) if isinstance(e, Answered)]
+
+
+async def test_given_amd_when_a_machine_answers_then_machine_detected_and_the_dialer_hangs_up(
+    backend: tuple[AsteriskBackend, Recorder],
+) -> None:
+    ami, recorder = backend
+    call_id = new_call_id()
+
+    await ami.originate(call_id, "60001", variables={"WAIHU_AMD": "yes"})
+    await recorder.wait(call_id, MachineDetected)
+    await ami.hangup(call_id, HangupCause.MACHINE)
+    hung_up = await recorder.wait(call_id, HungUp)
+
+    assert isinstance(hung_up, HungUp)
+    assert hung_up.cause is HangupCause.MACHINE
+    assert not [e for e in recorder.of(call_id) if isinstance(e, Answered)]
+
+
+async def test_given_no_free_agent_when_the_dialer_plays_the_safe_harbor_message_then_playback_finishes(
+    backend: tuple[AsteriskBackend, Recorder],
+) -> None:
+    ami, recorder = backend
+    call_id = new_call_id()
+
+    await ami.originate(call_id, "10020")
+    await recorder.wait(call_id, Answered)
+    await ami.play(call_id, "sorry&please-try-call-later")
+    played = await recorder.wait(call_id, PlaybackFinished)
+    await ami.hangup(call_id, HangupCause.ABANDONED)
+    hung_up = await recorder.wait(call_id, HungUp)
+
+    assert isinstance(played, PlaybackFinished)
+    assert played.message == "sorry&please-try-call-later"
+    assert isinstance(hung_up, HungUp)
+    assert hung_up.cause is HangupCause.ABANDONED
+
+
+async def test_given_calls_in_progress_when_misused_then_typed_errors(
+    backend: tuple[AsteriskBackend, Recorder],
+) -> None:
+    ami, recorder = backend
+    call_id = new_call_id()
+    with pytest.raises(CallNotFound):
+        await ami.bridge("no-such-call", "agent1001")
+
+    await ami.originate(call_id, "39900", timeout=2)
+    await recorder.wait(call_id, Ringing)
+    with pytest.raises(DuplicateCallId):
+        await ami.originate(call_id, "39900")
+    with pytest.raises(CallStateError):
+        await ami.bridge(call_id, "agent1001")  # still ringing
+    with pytest.raises(CallStateError):
+        await ami.start_recording(call_id, "x.wav")
+    await recorder.wait(call_id, HungUp)
+
+
+async def test_given_the_ami_connection_drops_when_a_call_ends_meanwhile_then_its_record_is_closed(
+    backend: tuple[AsteriskBackend, Recorder],
+) -> None:
+    ami, recorder = backend
+    call_id = new_call_id()
+
+    await ami.originate(call_id, "70000")  # answers, says hello, hangs up (~0.6 s)
+    await recorder.wait(call_id, Answered)
+    ami.drop_connection()  # panoramisk reconnects after 1 s: the hang-up happens while we are away
+    hung_up = await recorder.wait(call_id, HungUp, within=10)
+
+    assert isinstance(hung_up, HungUp)
+    assert (hung_up.cause, hung_up.q850) == (HangupCause.NORMAL, None)  # found gone by CoreShowChannels
+    assert [type(e) for e in recorder.of(call_id)].count(HungUp) == 1
+    # The connection works again: a new call goes through and ends as its number says.
+    after = new_call_id()
+    await ami.originate(after, "20000")
+    busy = await recorder.wait(after, HungUp)
+    assert isinstance(busy, HungUp)
+    assert busy.cause is HangupCause.BUSY
+
+
+async def test_events_are_the_neutral_types(backend: tuple[AsteriskBackend, Recorder]) -> None:
+    """Nothing Asterisk-specific leaks into the stream: events name call ids only."""
+    ami, recorder = backend
+    call_id = new_call_id()
+    await ami.originate(call_id, "20000")
+    await recorder.wait(call_id, HungUp)
+    allowed = (Originated, Ringing, Answered, HungUp, RecordingStarted, RecordingStopped)
+    assert all(isinstance(e, allowed) for e in recorder.of(call_id))
