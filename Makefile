@@ -29,8 +29,14 @@ test: $(STAMP)
 	$(BIN)/waihu flows check --walk flows/scripts/*.yaml
 	$(BIN)/pytest -q
 
+## Benchmarks (numbers go to docs/benchmarks.md; never run by the tests)
 bench: $(STAMP)
 	$(BIN)/python bench/flows.py
+	$(BIN)/python bench/lead_import.py
+	for policy in progressive predictive oracle; do \
+	  $(BIN)/python bench/pacing.py --policy $$policy --agents 20 --p-live 0.33 --answer-delay 5 25 \
+	    --talk-mean 90 --talk-cv 0.8 --wrap 10 --hours 4 --seed 1; \
+	done
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache

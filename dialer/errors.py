@@ -8,7 +8,15 @@ Exception tree::
         │   ├── CallNotFound        no such call, or it already ended         (dialer.call_not_found)
         │   ├── CallStateError      the call is not in a state for that act   (dialer.call_state)
         │   └── DuplicateCallId     originate with a call id already in use    (dialer.duplicate_call_id)
-        └── PacingError             pacing settings or snapshot are invalid    (dialer.pacing_invalid)
+        ├── PacingError             pacing settings or snapshot are invalid    (dialer.pacing_invalid)
+        ├── CampaignError           campaign settings invalid, or a reference missing (dialer.campaign_invalid,
+        │   │                       dialer.flow_not_found, dialer.vendor_not_found)
+        │   ├── CampaignNotFound    no campaign with that id or name           (dialer.campaign_not_found)
+        │   ├── CampaignStateError  a transition the state machine refuses     (dialer.campaign_state)
+        │   └── AgentAssignmentError  a work ID that may not work this campaign (dialer.agent_assignment)
+        ├── LeadImportError         the file as a whole cannot be imported     (dialer.import_failed)
+        ├── LeaseLost               the lead is no longer leased by this owner (dialer.lease_lost)
+        └── FloorError              an agent not on the campaign's floor       (dialer.floor)
 
 Messages and details name call ids, never phone numbers (PII stays out of errors).
 """
@@ -55,17 +63,6 @@ class PacingError(DialerError):
 
     default_error_id = "dialer.pacing_invalid"
 
-
-# --- campaigns, leads, compliance, leasing --------------------------------------------------------
-#
-#   DialerError
-#   ├── CampaignError           campaign settings invalid, or a reference missing (dialer.campaign_invalid,
-#   │   │                       dialer.flow_not_found, dialer.vendor_not_found)
-#   │   ├── CampaignNotFound    no campaign with that id or name               (dialer.campaign_not_found)
-#   │   ├── CampaignStateError  a transition the state machine does not allow  (dialer.campaign_state)
-#   │   └── AgentAssignmentError  a work ID that may not work this campaign    (dialer.agent_assignment)
-#   ├── LeadImportError         the file as a whole cannot be imported         (dialer.import_failed)
-#   └── LeaseLost               the lead is no longer leased by this owner     (dialer.lease_lost)
 
 __all__ += [
     "AgentAssignmentError",
@@ -114,3 +111,12 @@ class LeaseLost(DialerError):
     """The lead's lease expired and another owner took it, or it was released: do not dial or record."""
 
     default_error_id = "dialer.lease_lost"
+
+
+class FloorError(DialerError):
+    """An agent the campaign's floor does not know (not assigned, or not logged in to it)."""
+
+    default_error_id = "dialer.floor"
+
+
+__all__ += ["FloorError"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from dialer.backends.base import Clock
-from dialer.errors import DialerError
+from dialer.errors import FloorError
 
 
 class SlotState(StrEnum):
@@ -31,10 +31,6 @@ class AgentSlot:
     state: SlotState
     since: float
     call_id: str | None = None
-
-
-class FloorError(DialerError):
-    default_error_id = "dialer.floor"
 
 
 class Floor:
