@@ -35,6 +35,10 @@ LAZY_COMMANDS: dict[str, str] = {
     "leads": "dialer.cli:leads",
     "agents": "agents.cli:agents",
     "attendance": "agents.attendance.cli:attendance",
+    "softphone": "agents.softphone_cli:softphone",
+    "assets": "agents.assets_cli:assets",
+    "serve": "api.cli:serve",
+    "qa": "api.qa_cli:qa",
 }
 
 _SETTINGS_KEY = "waihu.settings"
