@@ -11,7 +11,8 @@ import random
 from dataclasses import dataclass
 
 from dialer.backends.base import Clock
-from dialer.runner import LiveCall
+from dialer.floor import AgentSlot
+from dialer.runner import LiveCall, PreviewLead
 from flows.coverage import sample_value
 from flows.runtime import FlowRun
 
@@ -24,6 +25,9 @@ class BotProfile:
     objection_chance: float = 0.1
     #: how strongly the first options are preferred (1: uniform)
     first_option_bias: float = 2.5
+    #: preview mode: seconds spent reading the lead, and the chance of dialing it rather than skipping
+    preview_seconds: tuple[float, float] = (1.0, 3.0)
+    preview_dial_chance: float = 0.9
 
 
 class BotDesk:
@@ -61,3 +65,7 @@ class BotDesk:
 
     async def wrap_up(self, call: LiveCall) -> None:
         await self.clock.sleep(self._pause(self.profile.wrap_up_seconds))
+
+    async def preview(self, agent: AgentSlot, lead: PreviewLead) -> bool:
+        await self.clock.sleep(self._pause(self.profile.preview_seconds))
+        return self.rng.random() < self.profile.preview_dial_chance

@@ -18,6 +18,8 @@ from dialer.errors import FloorError
 
 class SlotState(StrEnum):
     READY = "ready"
+    #: held for one call: a preview the agent is deciding on, or a call placed for this agent
+    RESERVED = "reserved"
     ON_CALL = "on_call"
     WRAP_UP = "wrap_up"
     PAUSED = "paused"
@@ -56,6 +58,18 @@ class Floor:
         if not ready:
             return None
         slot = min(ready, key=lambda s: s.since)
+        slot.state, slot.since, slot.call_id = SlotState.ON_CALL, self.clock.now(), call_id
+        return slot
+
+    def reserve(self, work_id: str) -> AgentSlot | None:
+        """Hold a ready agent for one call (preview, a callback promised to them); None if not ready."""
+        slot = self.slots.get(work_id)
+        if slot is None or slot.state is not SlotState.READY:
+            return None
+        slot.state, slot.since = SlotState.RESERVED, self.clock.now()
+        return slot
+
+    def take_reserved(self, slot: AgentSlot, call_id: str) -> AgentSlot:
         slot.state, slot.since, slot.call_id = SlotState.ON_CALL, self.clock.now(), call_id
         return slot
 

@@ -156,6 +156,8 @@ class Lead(Base):
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_outcome: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: the agent who promised the callback: it goes to them when they are working (migration 0008)
+    callback_agent: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class DncEntry(Base):

@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 
 SAFE_HARBOR_WAIT = 2.0
 SAFE_HARBOR_MESSAGE_MAX = 30.0
+#: a callback waits this long for the agent who promised it (while they work) before anyone takes it
+CALLBACK_GRACE = timedelta(minutes=10)
+#: gates that refuse for good, and the lead status that records why
+PERMANENT_STATUS = {"dnc": "dnc", "refusal": "refused", "attempts": "exhausted"}
 RESULT_OF = {
     CallState.BUSY: "busy",
     CallState.NO_ANSWER: "no_answer",
@@ -63,6 +67,10 @@ class AgentDesk(Protocol):
         """Wrap-up after the call; return when the agent is ready again."""
         ...
 
+    async def preview(self, agent: AgentSlot, lead: PreviewLead) -> bool:
+        """Preview mode: show the masked lead to the agent; True to dial it, False to skip."""
+        ...
+
 
 @dataclass
 class LiveCall:
@@ -80,6 +88,17 @@ class LiveCall:
     wrap_up_seconds: float | None = None
     talk_task: asyncio.Task[None] | None = None
     played: asyncio.Event = field(default_factory=asyncio.Event)
+    #: the agent this call was placed for (preview, or a callback they promised)
+    reserved: AgentSlot | None = None
+
+
+@dataclass(frozen=True)
+class PreviewLead:
+    """What a preview shows the agent before dialing: masked, as every screen."""
+
+    lead_id: int
+    phone_masked: str
+    variables: dict[str, str]
 
 
 @dataclass
@@ -88,6 +107,7 @@ class RunnerStats:
     answered: int = 0
     abandoned: int = 0
     refused_by_gates: int = 0
+    skipped: int = 0
     finished: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     results: dict[str, int] = field(default_factory=dict)
@@ -147,6 +167,7 @@ class CampaignRunner:
         #: how many calls to place now; the campaign's dial mode unless a study or test injects another
         self.policy = policy or (lambda snapshot: calls_to_place(self.mode, snapshot, self.pacing))
         self.calls: dict[str, LiveCall] = {}
+        self._previews = 0
         self.recent = RecentCalls()
         self.ledger = AbandonLedger(self._clock0)
         self.stats = RunnerStats()
@@ -211,9 +232,12 @@ class CampaignRunner:
             if state in ("stopped", "completed"):
                 return
             placed = 0
-            if state == "running":
+            if state == "running" and self.mode is DialMode.PREVIEW:
+                placed = await self._preview_round()
+            elif state == "running":
                 placed = await self._place(self.policy(self.snapshot()))
-            if placed == 0 and not self.calls and state == "running" and self.exit_when_idle:
+            busy = self.calls or self._previews
+            if placed == 0 and not busy and state == "running" and self.exit_when_idle:
                 idle_rounds += 1
                 if idle_rounds >= 3 and not await self._due_now():
                     return
@@ -242,7 +266,12 @@ class CampaignRunner:
             ready_agents=self.floor.ready_count,
             talking=self.floor.elapsed(SlotState.ON_CALL),
             wrapping=self.floor.elapsed(SlotState.WRAP_UP),
-            dialing=tuple(now - c.originated_at for c in self.calls.values() if c.lifecycle.state in in_flight),
+            # a call placed for a reserved agent is covered already: it does not count against the ready ones
+            dialing=tuple(
+                now - c.originated_at
+                for c in self.calls.values()
+                if c.lifecycle.state in in_flight and c.reserved is None
+            ),
             waiting=sum(1 for c in self.calls.values() if c.lifecycle.state is CallState.ANSWERED and c.slot is None),
             stats=self.recent.stats(),
             abandons=self.ledger.counts(now),
@@ -258,45 +287,123 @@ class CampaignRunner:
         leads = await leasing.lease_leads(self.sessions, self.campaign.id, self.owner, n, now, self.lease_ttl)
         placed = 0
         for lead in leads:
-            async with self.sessions() as session, session.begin():
-                fresh = await session.get(Lead, lead.id)
-                campaign = await session.get(Campaign, self.campaign.id)
-                assert fresh is not None
-                assert campaign is not None
-                gate = await check_lead(session, fresh, campaign, now)
-                if not gate.allowed:
-                    self.stats.refused_by_gates += 1
-                    # not dialable now: free the lease and try again when the gate lifts (never, if permanent)
-                    fresh.lease_owner, fresh.lease_expires_at = None, None
-                    if gate.until is not None:
-                        fresh.next_attempt_at = gate.until
-                    else:
-                        fresh.status = "done" if fresh.status == "dialable" else fresh.status
-                    continue
-                number = self.vault.decrypt(fresh.phone_enc)
-                variables = self._variables(fresh, number)
-            call_id = f"call-{uuid.uuid4().hex[:16]}"
-            call = LiveCall(
-                call_id=call_id,
-                lead_id=lead.id,
-                phone_hash=lead.phone_hash,
-                variables=variables,
-                started_wall=now,
-                lifecycle=CallLifecycle(call_id),
-                originated_at=self.clock.now(),
-            )
-            call.lifecycle.move(CallState.DIALING, call.originated_at)
-            self.calls[call_id] = call
-            await self.backend.originate(
-                call_id,
-                number,
-                caller_id=self.campaign.caller_id,
-                variables={"WAIHU_CALL_ID": call_id, "WAIHU_CAMPAIGN": str(self.campaign.id)},
-                timeout=self.ring_timeout,
-            )
-            self.stats.placed += 1
+            reserved = None
+            if lead.callback_agent:
+                slot = self.floor.slots.get(lead.callback_agent)
+                working = slot is not None and slot.state is not SlotState.PAUSED
+                if working and now - lead.next_attempt_at < CALLBACK_GRACE:
+                    reserved = self.floor.reserve(lead.callback_agent)
+                    if reserved is None:  # the agent who promised it is busy: keep it for them a while
+                        await leasing.release(self.sessions, [lead.id], self.owner)
+                        continue
+            target = await self._admit(lead, now)
+            if target is None:
+                if reserved is not None:
+                    await self.floor.ready(reserved.work_id)
+                continue
+            number, variables = target
+            await self._originate(lead, number, variables, now, reserved)
             placed += 1
         return placed
+
+    async def _admit(self, lead: Lead, now: datetime) -> tuple[str, dict[str, str]] | None:
+        """Run the gates on a leased lead: its number and variables, or None (lead freed and rescheduled)."""
+        async with self.sessions() as session, session.begin():
+            fresh = await session.get(Lead, lead.id)
+            campaign = await session.get(Campaign, self.campaign.id)
+            assert fresh is not None
+            assert campaign is not None
+            gate = await check_lead(session, fresh, campaign, now)
+            if gate.allowed:
+                number = self.vault.decrypt(fresh.phone_enc)
+                return number, self._variables(fresh, number)
+            self.stats.refused_by_gates += 1
+            # not dialable now: free the lease and look again when the gate lifts
+            fresh.lease_owner, fresh.lease_expires_at = None, None
+            if gate.until is not None:
+                fresh.next_attempt_at = gate.until
+            elif gate.gate in PERMANENT_STATUS:
+                fresh.status = PERMANENT_STATUS[gate.gate]
+            else:  # e.g. consent missing: it may still arrive; look again tomorrow
+                fresh.next_attempt_at = now + timedelta(days=1)
+            return None
+
+    async def _originate(
+        self, lead: Lead, number: str, variables: dict[str, str], now: datetime, reserved: AgentSlot | None
+    ) -> LiveCall:
+        call_id = f"call-{uuid.uuid4().hex[:16]}"
+        call = LiveCall(
+            call_id=call_id,
+            lead_id=lead.id,
+            phone_hash=lead.phone_hash,
+            variables=variables,
+            started_wall=now,
+            lifecycle=CallLifecycle(call_id),
+            originated_at=self.clock.now(),
+            reserved=reserved,
+        )
+        call.lifecycle.move(CallState.DIALING, call.originated_at)
+        self.calls[call_id] = call
+        await self.backend.originate(
+            call_id,
+            number,
+            caller_id=self.campaign.caller_id,
+            variables={"WAIHU_CALL_ID": call_id, "WAIHU_CAMPAIGN": str(self.campaign.id)},
+            timeout=self.ring_timeout,
+        )
+        self.stats.placed += 1
+        return call
+
+    # -- preview ------------------------------------------------------------------------------
+
+    async def _preview_round(self) -> int:
+        """Preview: each ready agent is offered one lead (masked) and dials it or skips it."""
+        offered = 0
+        for slot in [s for s in self.floor.slots.values() if s.state is SlotState.READY]:
+            if self.floor.reserve(slot.work_id) is None:
+                continue
+            leads = await leasing.lease_leads(
+                self.sessions, self.campaign.id, self.owner, 1, self.wall(), self.lease_ttl
+            )
+            if not leads:
+                await self.floor.ready(slot.work_id)
+                break
+            offered += 1
+            self._previews += 1
+            self._spawn(self._preview(slot, leads[0]), f"preview-{slot.work_id}")
+        return offered
+
+    async def _preview(self, slot: AgentSlot, lead: Lead) -> None:
+        try:
+            now = self.wall()
+            target = await self._admit(lead, now)
+            if target is None:
+                await self.floor.ready(slot.work_id)
+                return
+            number, variables = target
+            shown = PreviewLead(lead.id, lead.phone_masked, {k: self._shown(k, v) for k, v in variables.items()})
+            if await self.desk.preview(slot, shown):
+                await self._originate(lead, number, variables, self.wall(), slot)
+                return
+            self.stats.skipped += 1
+            async with self.sessions() as session, session.begin():
+                fresh = await session.get(Lead, lead.id)
+                assert fresh is not None
+                if fresh.lease_owner == self.owner:
+                    fresh.lease_owner, fresh.lease_expires_at = None, None
+                    gap = timedelta(minutes=int((self.campaign.retry_rules or {}).get("min_gap_minutes", 60)))
+                    fresh.next_attempt_at = now + gap
+            await self.floor.ready(slot.work_id)
+        finally:
+            self._previews -= 1
+
+    def _shown(self, name: str, value: str) -> str:
+        var = self.engine.flow.variables.get(name)
+        if name == "phone":
+            return self.masker("phone", value)
+        if var is not None and var.pii is not None:
+            return self.masker(var.pii.value, value)
+        return value if var is not None else self.masker("name", value)
 
     def _variables(self, lead: Lead, number: str) -> dict[str, str]:
         values: dict[str, str] = {}
@@ -337,7 +444,10 @@ class CampaignRunner:
 
     async def _connect(self, call: LiveCall) -> None:
         """Give an answered call to an agent within the safe-harbor limit, else abandon it."""
-        slot = await self.floor.wait_for_agent(call.call_id, SAFE_HARBOR_WAIT)
+        if call.reserved is not None:
+            slot: AgentSlot | None = self.floor.take_reserved(call.reserved, call.call_id)
+        else:
+            slot = await self.floor.wait_for_agent(call.call_id, SAFE_HARBOR_WAIT)
         if call.lifecycle.state is not CallState.ANSWERED:  # the customer hung up meanwhile
             if slot is not None:
                 await self.floor.ready(slot.work_id)
@@ -390,6 +500,8 @@ class CampaignRunner:
         if call.answered_at is None and state is not CallState.MACHINE:
             self.recent.attempt(event.at - call.originated_at, live=False)
         await self._store(call, event)
+        if call.reserved is not None and call.slot is None:  # the reserved agent's call did not connect
+            await self.floor.ready(call.reserved.work_id)
 
     async def _finish_conversation(self, call: LiveCall, event: HungUp) -> None:
         """The customer or the agent hung up a bridged call: the script stops, wrap-up, ready."""
@@ -440,7 +552,9 @@ class CampaignRunner:
             self.calls.pop(call.call_id, None)
             return
         times = call.lifecycle.times
+        promised_by = call.slot.work_id if call.slot is not None and category == "callback" else None
         async with self.sessions() as session, session.begin():
+            await session.execute(update(Lead).where(Lead.id == call.lead_id).values(callback_agent=promised_by))
             await session.execute(
                 update(CallAttempt)
                 .where(CallAttempt.id == attempt.id)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import Counter
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,10 +17,11 @@ from dialer.backends.sim import SimBackend, SimProfile
 from dialer.bots import BotDesk, BotProfile
 from dialer.campaigns import set_state
 from dialer.compliance import check_lead
-from dialer.floor import Floor
+from dialer.floor import AgentSlot, Floor
 from dialer.models import CallAttempt, CallEventRow, Campaign, Lead
 from dialer.pacing import PacingSnapshot
-from dialer.runner import CampaignRunner
+from dialer.runner import CampaignRunner, LiveCall, PreviewLead
+from flows.runtime import FlowRun
 from tests.dialer.factories import T0, World, add_leads, make_campaign, make_world
 
 FAST = SimProfile(
@@ -163,3 +166,117 @@ async def test_answers_with_no_agent_free_within_2s_are_abandoned_and_not_recall
         gate = await check_lead(session, lead, fresh, later)
         assert not gate.allowed
         assert "abandon" in gate.gate
+
+
+class ScriptedDesk(BotDesk):
+    """Bots that promise a callback on every call, and skip previews of numbers ending in an odd digit."""
+
+    def __init__(self, clock: RealClock) -> None:
+        super().__init__(clock, profile=BOTS)
+        self.previews: list[tuple[str, str]] = []
+
+    async def work(self, call: LiveCall, run: FlowRun) -> None:
+        await run.enter_objection("think_it_over")
+        await run.choose("还是想考虑，改天再聊")
+        await run.choose("约好时间", {"callback_at": "2026-11-28 10:30"})
+
+    async def preview(self, agent: AgentSlot, lead: PreviewLead) -> bool:
+        self.previews.append((agent.work_id, lead.phone_masked))
+        assert "****" in lead.phone_masked
+        assert all(not re.search(r"\d{11}", v) for v in lead.variables.values())
+        return int(lead.phone_masked[-1]) % 2 == 0
+
+
+async def test_preview_agents_dial_or_skip_and_get_the_calls_they_chose(sqlite_engine: AsyncEngine) -> None:
+    world = await make_world(sqlite_engine)
+    campaign = await start(world, ["A1", "A2"], dial_mode="preview")
+    await add_leads(world, campaign.id, phones(10))
+    clock = RealClock()
+    floor = Floor(clock)
+    floor.add("A1", "bot/A1")
+    floor.add("A2", "bot/A2")
+    desk = ScriptedDesk(clock)
+    runner = runner_for(world, campaign, floor, clock)
+    runner.backend = SimBackend(
+        SimProfile(p_live=1.0, answer_delay=(0.01, 0.03), talk_mean=60, talk_cv=0.1), clock=clock
+    )
+    runner.desk = desk
+    stats = await asyncio.wait_for(runner.run(), 60)
+
+    assert len(desk.previews) == 10
+    assert (stats.placed, stats.skipped, stats.abandoned) == (5, 5, 0)
+    async with world.factory() as session:
+        attempts = (await session.scalars(select(CallAttempt))).all()
+        assert len(attempts) == 5
+        assert {a.work_id for a in attempts} <= {"A1", "A2"}
+        for a in attempts:  # each call went to the agent who previewed it
+            lead = await session.get(Lead, a.lead_id)
+            assert lead is not None
+            assert (a.work_id, lead.phone_masked) in desk.previews
+            assert lead.callback_agent == a.work_id  # the promise is remembered
+        skipped = (await session.scalars(select(Lead).where(Lead.attempts == 0))).all()
+        assert len(skipped) == 5
+        assert all(lead.next_attempt_at >= T0 + timedelta(minutes=59) for lead in skipped)
+
+
+async def test_a_callback_goes_to_the_agent_who_promised_it_while_they_work(sqlite_engine: AsyncEngine) -> None:
+    world = await make_world(sqlite_engine)
+    campaign = await start(world, ["A1", "A2"])
+    (lead,) = await add_leads(world, campaign.id, phones(1))
+    async with world.factory() as session, session.begin():
+        fresh = await session.get(Lead, lead.id)
+        assert fresh is not None
+        fresh.callback_agent = "A2"
+    clock = RealClock()
+    floor = Floor(clock)
+    floor.add("A1", "bot/A1")
+    floor.add("A2", "bot/A2")
+    floor.claim("someone-else")  # A1 has waited longest, so A1 is now busy ...
+    floor.claim("another")  # ... and so is A2: the callback waits for A2, not for whoever frees first
+
+    async def free_a1_then_a2() -> None:
+        await asyncio.sleep(0.2)
+        await floor.ready("A1")
+        await asyncio.sleep(0.3)
+        await floor.ready("A2")
+
+    freeing = asyncio.create_task(free_a1_then_a2())
+    runner = runner_for(world, campaign, floor, clock)
+    runner.backend = SimBackend(
+        SimProfile(p_live=1.0, answer_delay=(0.01, 0.02), talk_mean=60, talk_cv=0.1), clock=clock
+    )
+    runner.desk = ScriptedDesk(clock)
+    stats = await asyncio.wait_for(runner.run(), 60)
+    await freeing
+    assert stats.placed == 1
+    async with world.factory() as session:
+        (attempt,) = (await session.scalars(select(CallAttempt))).all()
+        assert attempt.work_id == "A2"
+        assert attempt.outcome == "callback"
+        fresh = await session.get(Lead, lead.id)
+        assert fresh is not None
+        assert fresh.callback_agent == "A2"
+        assert fresh.status == "dialable"
+        assert fresh.next_attempt_at.astimezone(ZoneInfo("Asia/Shanghai")).hour == 10
+
+
+async def test_a_callback_goes_to_anyone_when_its_agent_is_not_working(sqlite_engine: AsyncEngine) -> None:
+    world = await make_world(sqlite_engine)
+    campaign = await start(world, ["A1", "A2"])
+    (lead,) = await add_leads(world, campaign.id, phones(1))
+    async with world.factory() as session, session.begin():
+        fresh = await session.get(Lead, lead.id)
+        assert fresh is not None
+        fresh.callback_agent = "A2"
+    clock = RealClock()
+    floor = Floor(clock)
+    floor.add("A1", "bot/A1")  # A2 is not logged in today
+    runner = runner_for(world, campaign, floor, clock)
+    runner.backend = SimBackend(
+        SimProfile(p_live=1.0, answer_delay=(0.01, 0.02), talk_mean=60, talk_cv=0.1), clock=clock
+    )
+    stats = await asyncio.wait_for(runner.run(), 60)
+    assert stats.placed == 1
+    async with world.factory() as session:
+        (attempt,) = (await session.scalars(select(CallAttempt))).all()
+        assert attempt.work_id == "A1"
