@@ -208,8 +208,9 @@ class CallAttempt(Base):
     #: the pinned script version the agent followed, when its run started, and its transcript
     flow_ref: Mapped[str | None] = mapped_column(String(80), nullable=True)
     flow_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    transcript: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
-    tags: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # none_as_null: a call nobody talked on has SQL NULL here, not the JSON value null
+    transcript: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    tags: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     #: values the agent captured, encrypted (a capture field may hold PII)
     captured_enc: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     recording_path: Mapped[str | None] = mapped_column(Text, nullable=True)

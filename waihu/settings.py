@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     #: the site's default shift, local time, when an agent has no shift record that day (7.7: logout at shift end)
     shift_default_start: time = time(9, 0)
     shift_default_end: time = time(18, 0)
+    # -- QA --
+    #: calls picked for review per agent per week (weighted to short, refused and off-script calls)
+    qa_samples_per_agent_week: int = Field(default=5, ge=0, le=100)
     # -- attendance (第十七条) --
     #: the local monthly minimum wage (元); a month of sick leave pays 80% of it
     minimum_wage_monthly: Decimal = Field(default=Decimal("2420"), ge=0)
