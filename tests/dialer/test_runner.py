@@ -219,14 +219,20 @@ async def test_preview_agents_dial_or_skip_and_get_the_calls_they_chose(sqlite_e
         assert all(lead.next_attempt_at >= T0 + timedelta(minutes=59) for lead in skipped)
 
 
-async def test_a_callback_goes_to_the_agent_who_promised_it_while_they_work(sqlite_engine: AsyncEngine) -> None:
-    world = await make_world(sqlite_engine)
+async def callback_promised_by_a2(engine: AsyncEngine) -> tuple[World, Campaign, Lead]:
+    """A campaign with one lead due now whose callback agent A2 promised."""
+    world = await make_world(engine)
     campaign = await start(world, ["A1", "A2"])
     (lead,) = await add_leads(world, campaign.id, phones(1))
     async with world.factory() as session, session.begin():
         fresh = await session.get(Lead, lead.id)
         assert fresh is not None
         fresh.callback_agent = "A2"
+    return world, campaign, lead
+
+
+async def test_a_callback_goes_to_the_agent_who_promised_it_while_they_work(sqlite_engine: AsyncEngine) -> None:
+    world, campaign, lead = await callback_promised_by_a2(sqlite_engine)
     clock = RealClock()
     floor = Floor(clock)
     floor.add("A1", "bot/A1")
@@ -261,13 +267,7 @@ async def test_a_callback_goes_to_the_agent_who_promised_it_while_they_work(sqli
 
 
 async def test_a_callback_goes_to_anyone_when_its_agent_is_not_working(sqlite_engine: AsyncEngine) -> None:
-    world = await make_world(sqlite_engine)
-    campaign = await start(world, ["A1", "A2"])
-    (lead,) = await add_leads(world, campaign.id, phones(1))
-    async with world.factory() as session, session.begin():
-        fresh = await session.get(Lead, lead.id)
-        assert fresh is not None
-        fresh.callback_agent = "A2"
+    world, campaign, _ = await callback_promised_by_a2(sqlite_engine)
     clock = RealClock()
     floor = Floor(clock)
     floor.add("A1", "bot/A1")  # A2 is not logged in today
