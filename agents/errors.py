@@ -9,6 +9,8 @@ Exception tree (all derive from :class:`waihu.errors.WaihuError`: stable ``error
     ├── RuleViolation           agents.rule_violation     a site rule refuses the action (notice period,
     │                                                     SoD, quota, training records, seat change
     │                                                     without a fault report …); error_id names the rule
+    │   └── OffboardingIncomplete agents.offboarding_incomplete  a work ID's deletion waits: items or
+    │                                                     documents still out (2.5); details.outstanding
     ├── AuthError               agents.auth_failed        wrong work ID or password (never says which)
     │   ├── AccountLocked       agents.locked             too many failures; details.locked_until
     │   ├── PasswordExpired     agents.password_expired   must change the password first
@@ -37,6 +39,12 @@ class PermissionDenied(AgentsError):
 
 class RuleViolation(AgentsError):
     default_error_id = "agents.rule_violation"
+
+
+class OffboardingIncomplete(RuleViolation):
+    """A deletion is postponed (not failed) until the person handed everything back."""
+
+    default_error_id = "agents.offboarding_incomplete"
 
 
 class AuthError(AgentsError):

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agents.context import AgentsContext
 from agents.errors import InvalidTransition, NotFound, RuleViolation
-from agents.models import FaultReport
+from agents.models import Asset, FaultReport
 from agents.org import get_seat
 from agents.permissions import Actor, Role, require, require_on
 
@@ -36,13 +36,19 @@ async def report_fault(
     seat_id: int | None,
     description: str,
     now: datetime,
+    asset_id: int | None = None,
 ) -> FaultReport:
-    """File a fault on a seat (or on a system: ``seat_id=None``); the reporter's vendor is recorded."""
+    """File a fault on a seat (or on a system: ``seat_id=None``), optionally naming the asset at fault.
+
+    The reporter's vendor is recorded.
+    """
     require(actor, "fault.report")
     if not description.strip():
         raise RuleViolation("describe the fault", error_id="agents.fault_invalid")
     if seat_id is not None:
         await get_seat(session, seat_id)
+    if asset_id is not None and await session.get(Asset, asset_id) is None:
+        raise NotFound(f"no asset {asset_id}", details={"asset_id": asset_id})
     report = FaultReport(
         seat_id=seat_id,
         vendor_id=actor.vendor_id,
@@ -50,6 +56,7 @@ async def report_fault(
         description=description,
         status="open",
         reported_at=now,
+        asset_id=asset_id,
     )
     session.add(report)
     await session.flush()
@@ -58,7 +65,7 @@ async def report_fault(
         actor=actor.work_id,
         action="fault.report",
         target=f"fault:{report.id}",
-        details={"seat_id": seat_id, "vendor_id": actor.vendor_id},
+        details={"seat_id": seat_id, "vendor_id": actor.vendor_id, "asset_id": asset_id},
     )
     return report
 

@@ -9,6 +9,9 @@
 - 第三条/第六条: a trainee becomes an agent only with ethics, infosec, confidentiality and the three
   safety-education levels passed.
 
+A deletion waits for off-boarding (2.5, :mod:`agents.assets.offboarding`): while the person still has
+items or documents out it stays approved, noted with what is out, and is retried at every run.
+
 Requests, decisions and applications are audited. :func:`apply_due` runs with nobody acting (actor
 ``system``); each request applies in its own savepoint, so one failure (noted on the request) does
 not stop the others. Services flush; the caller commits.
@@ -25,8 +28,9 @@ from typing import Any, Final
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agents.assets.offboarding import check_offboarding, retire_work_id_assets
 from agents.context import SYSTEM, AgentsContext
-from agents.errors import AgentsError, NotFound, RuleViolation
+from agents.errors import AgentsError, NotFound, OffboardingIncomplete, RuleViolation
 from agents.models import ChangeRequest, User
 from agents.org import get_vendor
 from agents.permissions import ACTIVE, Actor, Role, is_lower_role, require, require_on, role_permissions
@@ -415,9 +419,11 @@ async def _apply(ctx: AgentsContext, session: AsyncSession, request: ChangeReque
     elif kind == Kind.RENAME:
         user.name_enc = base64.b64decode(str(payload["name_enc"]))
     elif kind == Kind.DELETE:
+        await check_offboarding(session, user.work_id)  # 2.5: everything handed back first (else postponed)
         user.status = "deleted"
         user.password_hash = None
         await _end_open_session(ctx, session, user.work_id, "deleted", now)
+        await retire_work_id_assets(ctx, session, user.work_id, actor=SYSTEM, now=now)
 
 
 async def apply_due(ctx: AgentsContext, session: AsyncSession, now: datetime) -> list[int]:
@@ -455,6 +461,19 @@ async def apply_due(ctx: AgentsContext, session: AsyncSession, now: datetime) ->
                     details={"request_id": request_id, "kind": kind, "effective_at": request.effective_at.isoformat()},
                 )
             applied.append(request_id)
+        except OffboardingIncomplete as exc:
+            # 2.5: the deletion waits (stays approved) until everything is handed back; noted and audited once
+            await session.refresh(request)
+            if request.outcome_note != exc.message:
+                request.outcome_note = exc.message
+                await session.flush()
+                await ctx.audit.append(
+                    session,
+                    actor=SYSTEM,
+                    action="user.apply_postponed",
+                    target=f"user:{work_id}",
+                    details={"request_id": request_id, "kind": kind, "error_id": exc.error_id, **exc.details},
+                )
         except AgentsError as exc:
             await session.refresh(request)
             request.status = "failed"

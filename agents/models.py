@@ -29,10 +29,18 @@ from waihu.db import Base, BigIntPK, UTCDateTime
 
 __all__ = [
     "AgentStateChange",
+    "Asset",
+    "AssetEvent",
     "AttendanceRecord",
     "AuthSession",
     "ChangeRequest",
+    "DamageRecord",
     "FaultReport",
+    "HandoverDocument",
+    "Inspection",
+    "InspectionItem",
+    "IssueList",
+    "IssueListItem",
     "LeaveRequest",
     "PaySetting",
     "Seat",
@@ -224,6 +232,9 @@ class FaultReport(Base):
     fixed_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
     fixed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: the asset at fault, if known (issue 9; ``assets.id``, checked by the service: a plain column, so the
+    #: migration adds it without rebuilding the table on SQLite)
+    asset_id: Mapped[int | None] = mapped_column(BigIntPK, nullable=True)
 
 
 class LeaveRequest(Base):
@@ -286,3 +297,189 @@ class PaySetting(Base):
     daily_bonus: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     monthly_bonus: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# --- site operations (issue 9): IT assets, issue lists, inspections, damage and loss, off-boarding ----------
+#
+# 第十一条 to 第十三条, 第十六条 and 2.5 of the source. The client (XX方) owns every asset and issues it to a vendor
+# against a list the vendor's team lead confirms; assets are inspected daily, damage and loss name the last user,
+# and a work ID is deleted only when its person handed back everything. Services: agents.assets.
+
+
+class Asset(Base):
+    """An asset of the client: an IT asset (computer, headset, phone, work ID …) or a fixed asset (desk, chair …).
+
+    ``vendor_id`` is the vendor it is issued to (None while in the client's stock); ``seat_id`` the seat it
+    stands at and ``holder_work_id`` the person who holds it (a headset, a work ID), when placed.
+    """
+
+    __tablename__ = "assets"
+    __table_args__ = (
+        CheckConstraint("category in ('it','fixed')", name="category_known"),
+        CheckConstraint("state in ('in_stock','issued','in_use','under_repair','scrapped','lost')", name="state_known"),
+        Index("ix_assets_vendor_state", "vendor_id", "state"),
+        Index("ix_assets_holder", "holder_work_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    tag: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str] = mapped_column(String(8))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: the price the vendor pays if it is damaged or lost (照价赔偿, 第十一条), 元
+    value: Mapped[Decimal | None] = mapped_column(Numeric(10, 2), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="in_stock")
+    vendor_id: Mapped[int | None] = mapped_column(ForeignKey("vendors.id"), nullable=True)
+    seat_id: Mapped[int | None] = mapped_column(ForeignKey("seats.id"), nullable=True)
+    holder_work_id: Mapped[str | None] = mapped_column(ForeignKey("users.work_id"), nullable=True)
+    #: for kind ``work_id``: the work ID this asset stands for
+    work_id: Mapped[str | None] = mapped_column(ForeignKey("users.work_id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AssetEvent(Base):
+    """Every change of an asset's state or place, with the state after it: the history rates are computed from."""
+
+    __tablename__ = "asset_events"
+    __table_args__ = (Index("ix_asset_events_asset_at", "asset_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_state: Mapped[str] = mapped_column(String(16))
+    vendor_id: Mapped[int | None] = mapped_column(ForeignKey("vendors.id"), nullable=True)
+    seat_id: Mapped[int | None] = mapped_column(ForeignKey("seats.id"), nullable=True)
+    holder_work_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class IssueList(Base):
+    """A list of assets issued to a vendor (16.1): open until the vendor's team lead confirms it (签字确认).
+
+    The confirmation (who, when, the reference of the stamped form) replaces the signed paper; returns are
+    checked against the list (16.2).
+    """
+
+    __tablename__ = "issue_lists"
+    __table_args__ = (CheckConstraint("status in ('open','confirmed','closed')", name="status_known"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id"))
+    created_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    confirmed_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: the reference of the vendor's stamped confirmation (盖章), if any
+    document_ref: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class IssueListItem(Base):
+    """One asset on an issue list: pending -> issued (or refused at confirmation) -> returned / damaged / missing."""
+
+    __tablename__ = "issue_list_items"
+    __table_args__ = (
+        CheckConstraint("status in ('pending','refused','issued','returned','damaged','missing')", name="status_known"),
+        UniqueConstraint("list_id", "asset_id", name="one_asset_per_list"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("issue_lists.id"))
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    #: why the vendor refused it, or what the return check found
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    checked_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Inspection(Base):
+    """A vendor's daily inspection of its seats (12.2), one per vendor and site-local working day."""
+
+    __tablename__ = "inspections"
+    __table_args__ = (UniqueConstraint("vendor_id", "day", name="one_per_vendor_day"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id"))
+    day: Mapped[date] = mapped_column(Date)
+    inspected_by: Mapped[str] = mapped_column(String(32))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class InspectionItem(Base):
+    """What the inspection found at one seat: ok, a fault, a damaged asset or a missing item (with a note)."""
+
+    __tablename__ = "inspection_items"
+    __table_args__ = (
+        CheckConstraint("result in ('ok','fault','damaged','missing_item')", name="result_known"),
+        UniqueConstraint("inspection_id", "seat_id", name="one_per_seat"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id"))
+    seat_id: Mapped[int] = mapped_column(ForeignKey("seats.id"))
+    result: Mapped[str] = mapped_column(String(16))
+    asset_id: Mapped[int | None] = mapped_column(ForeignKey("assets.id"), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class DamageRecord(Base):
+    """Damage to or loss of an asset (人为损坏(丢失)处理表, 12.2) with its last user and the compensation decision.
+
+    ``last_work_id`` comes from the session records of the seat (the last work ID logged in there before
+    ``occurred_at``) or, for an asset held by a person, from the holder; ``last_user_source`` says which.
+    """
+
+    __tablename__ = "damage_records"
+    __table_args__ = (
+        CheckConstraint("kind in ('damage','loss')", name="kind_known"),
+        CheckConstraint("cause in ('human','wear','unknown')", name="cause_known"),
+        CheckConstraint("last_user_source in ('seat_session','holder','none')", name="source_known"),
+        CheckConstraint("compensation in ('pending','charged','waived')", name="compensation_known"),
+        Index("ix_damage_records_vendor_occurred", "vendor_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"))
+    vendor_id: Mapped[int | None] = mapped_column(ForeignKey("vendors.id"), nullable=True)
+    seat_id: Mapped[int | None] = mapped_column(ForeignKey("seats.id"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    cause: Mapped[str] = mapped_column(String(8))
+    description: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reported_by: Mapped[str] = mapped_column(String(32))
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_work_id: Mapped[str | None] = mapped_column(ForeignKey("users.work_id"), nullable=True)
+    last_session_id: Mapped[int | None] = mapped_column(ForeignKey("auth_sessions.id"), nullable=True)
+    last_user_source: Mapped[str] = mapped_column(String(16))
+    fault_id: Mapped[int | None] = mapped_column(ForeignKey("fault_reports.id"), nullable=True)
+    #: 照价赔偿: pending until the client decides; the amount the vendor pays (元)
+    compensation: Mapped[str] = mapped_column(String(16), default="pending")
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(10, 2), nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    decision_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class HandoverDocument(Base):
+    """A document or file of the client's held by a vendor's staff member, to hand back on leaving (2.5)."""
+
+    __tablename__ = "handover_documents"
+    __table_args__ = (Index("ix_handover_documents_work_id", "work_id", "returned_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    work_id: Mapped[str] = mapped_column(ForeignKey("users.work_id"))
+    vendor_id: Mapped[int | None] = mapped_column(ForeignKey("vendors.id"), nullable=True)
+    title: Mapped[str] = mapped_column(String(128))
+    issued_by: Mapped[str] = mapped_column(String(32))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    returned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    checked_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
