@@ -12,6 +12,7 @@ the agent console later — which drives the script run of each bridged call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -168,6 +169,9 @@ class CampaignRunner:
         self.policy = policy or (lambda snapshot: calls_to_place(self.mode, snapshot, self.pacing))
         self.calls: dict[str, LiveCall] = {}
         self._previews = 0
+        # One write transaction of this runner at a time: concurrent read-then-write transactions on
+        # SQLite deadlock ("database is locked") instead of waiting; PostgreSQL loses nothing by it.
+        self._writes = asyncio.Lock()
         self.recent = RecentCalls()
         self.ledger = AbandonLedger(self._clock0)
         self.stats = RunnerStats()
@@ -284,7 +288,8 @@ class CampaignRunner:
         if n <= 0:
             return 0
         now = self.wall()
-        leads = await leasing.lease_leads(self.sessions, self.campaign.id, self.owner, n, now, self.lease_ttl)
+        async with self._writes:
+            leads = await leasing.lease_leads(self.sessions, self.campaign.id, self.owner, n, now, self.lease_ttl)
         placed = 0
         for lead in leads:
             reserved = None
@@ -294,7 +299,8 @@ class CampaignRunner:
                 if working and now - lead.next_attempt_at < CALLBACK_GRACE:
                     reserved = self.floor.reserve(lead.callback_agent)
                     if reserved is None:  # the agent who promised it is busy: keep it for them a while
-                        await leasing.release(self.sessions, [lead.id], self.owner)
+                        async with self._writes:
+                            await leasing.release(self.sessions, [lead.id], self.owner)
                         continue
             target = await self._admit(lead, now)
             if target is None:
@@ -308,7 +314,7 @@ class CampaignRunner:
 
     async def _admit(self, lead: Lead, now: datetime) -> tuple[str, dict[str, str]] | None:
         """Run the gates on a leased lead: its number and variables, or None (lead freed and rescheduled)."""
-        async with self.sessions() as session, session.begin():
+        async with self._writes, self.sessions() as session, session.begin():
             fresh = await session.get(Lead, lead.id)
             campaign = await session.get(Campaign, self.campaign.id)
             assert fresh is not None
@@ -362,9 +368,10 @@ class CampaignRunner:
         for slot in [s for s in self.floor.slots.values() if s.state is SlotState.READY]:
             if self.floor.reserve(slot.work_id) is None:
                 continue
-            leads = await leasing.lease_leads(
-                self.sessions, self.campaign.id, self.owner, 1, self.wall(), self.lease_ttl
-            )
+            async with self._writes:
+                leads = await leasing.lease_leads(
+                    self.sessions, self.campaign.id, self.owner, 1, self.wall(), self.lease_ttl
+                )
             if not leads:
                 await self.floor.ready(slot.work_id)
                 break
@@ -386,7 +393,7 @@ class CampaignRunner:
                 await self._originate(lead, number, variables, self.wall(), slot)
                 return
             self.stats.skipped += 1
-            async with self.sessions() as session, session.begin():
+            async with self._writes, self.sessions() as session, session.begin():
                 fresh = await session.get(Lead, lead.id)
                 assert fresh is not None
                 if fresh.lease_owner == self.owner:
@@ -440,10 +447,31 @@ class CampaignRunner:
                 call.played.set()
             elif isinstance(event, MachineDetected):
                 self.recent.attempt(event.at - call.originated_at, live=False)
-                await self.backend.hangup(call.call_id, HangupCause.MACHINE)
+                with contextlib.suppress(DialerError):  # it may have ended meanwhile; HungUp follows anyway
+                    await self.backend.hangup(call.call_id, HangupCause.MACHINE)
 
     async def _connect(self, call: LiveCall) -> None:
-        """Give an answered call to an agent within the safe-harbor limit, else abandon it."""
+        """Give an answered call to an agent within the safe-harbor limit, else abandon it.
+
+        A real PBX can end the call or fail an action at any point here (the customer hangs up, the PBX
+        restarts): the call's HungUp still comes and stores the record; the agent is freed.
+        """
+        try:
+            await self._hand_over(call)
+        except DialerError as exc:
+            log.warning("call %s: hand-over failed: %s", call.call_id, exc)
+            await self._release(call)
+            if not call.lifecycle.ended:
+                with contextlib.suppress(DialerError):
+                    await self.backend.hangup(call.call_id, HangupCause.FAILED)
+
+    async def _release(self, call: LiveCall) -> None:
+        """Free the agent claimed for a call that never reached them (it ended or failed before the bridge)."""
+        slot, call.slot = call.slot, None
+        if slot is not None and slot.call_id == call.call_id:
+            await self.floor.ready(slot.work_id)
+
+    async def _hand_over(self, call: LiveCall) -> None:
         if call.reserved is not None:
             slot: AgentSlot | None = self.floor.take_reserved(call.reserved, call.call_id)
         else:
@@ -499,6 +527,8 @@ class CampaignRunner:
             return
         if call.answered_at is None and state is not CallState.MACHINE:
             self.recent.attempt(event.at - call.originated_at, live=False)
+        if call.slot is not None and CallState.BRIDGED not in call.lifecycle.times:
+            await self._release(call)  # claimed, but the customer was gone before the agent answered
         await self._store(call, event)
         if call.reserved is not None and call.slot is None:  # the reserved agent's call did not connect
             await self.floor.ready(call.reserved.work_id)
@@ -530,58 +560,63 @@ class CampaignRunner:
         outcome = run.outcome if run is not None else None
         category = flow.outcomes[outcome].category.value if outcome else None
         callback_at = _callback_time(run, self.zone) if category == "callback" else None
-        try:
-            attempt = await leasing.complete(
-                self.sessions,
-                call.lead_id,
-                self.owner,
-                result=result,
-                started_at=call.started_wall,
-                ended_at=self.wall(),
-                call_id=call.call_id,
-                cause=str(event.q850) if event.q850 is not None else event.cause.value,
-                outcome=outcome,
-                outcome_category=category,
-                abandoned=call.lifecycle.state is CallState.ABANDONED,
-                callback_at=callback_at,
-            )
-        except LeaseLost:
-            log.warning(
-                "call %s: lead %s was leased by another runner; record kept only in events", call.call_id, call.lead_id
-            )
-            self.calls.pop(call.call_id, None)
-            return
-        times = call.lifecycle.times
-        promised_by = call.slot.work_id if call.slot is not None and category == "callback" else None
-        async with self.sessions() as session, session.begin():
-            await session.execute(update(Lead).where(Lead.id == call.lead_id).values(callback_agent=promised_by))
-            await session.execute(
-                update(CallAttempt)
-                .where(CallAttempt.id == attempt.id)
-                .values(
-                    work_id=call.slot.work_id if call.slot else None,
-                    answered_at=self._at(times.get(CallState.ANSWERED)),
-                    bridged_at=self._at(times.get(CallState.BRIDGED)),
-                    wrap_up_seconds=call.wrap_up_seconds,
-                    flow_ref=flow.ref,
-                    flow_started_at=datetime.fromtimestamp(run.started_at, UTC) if run else None,
-                    transcript=[e.to_dict() for e in run.transcript] if run else None,
-                    tags=list(run.tags) if run else None,
-                    captured_enc=self.vault.encrypt(json.dumps(run.captured, ensure_ascii=False)) if run else None,
-                    recording_path=f"{self.recordings_dir}/{call.call_id}.wav" if call.slot else None,
+        async with self._writes:
+            try:
+                attempt = await leasing.complete(
+                    self.sessions,
+                    call.lead_id,
+                    self.owner,
+                    result=result,
+                    started_at=call.started_wall,
+                    ended_at=self.wall(),
+                    call_id=call.call_id,
+                    cause=str(event.q850) if event.q850 is not None else event.cause.value,
+                    outcome=outcome,
+                    outcome_category=category,
+                    abandoned=call.lifecycle.state is CallState.ABANDONED,
+                    callback_at=callback_at,
                 )
-            )
-            session.add_all(
-                CallEventRow(call_id=call.call_id, at=at, kind=kind, details=details)
-                for at, kind, details in call.events
-            )
+            except LeaseLost:
+                log.warning(
+                    "call %s: lead %s was leased by another runner; record kept only in events",
+                    call.call_id,
+                    call.lead_id,
+                )
+                self.calls.pop(call.call_id, None)
+                return
+            times = call.lifecycle.times
+            promised_by = call.slot.work_id if call.slot is not None and category == "callback" else None
+            async with self.sessions() as session, session.begin():
+                await session.execute(update(Lead).where(Lead.id == call.lead_id).values(callback_agent=promised_by))
+                await session.execute(
+                    update(CallAttempt)
+                    .where(CallAttempt.id == attempt.id)
+                    .values(
+                        work_id=call.slot.work_id if call.slot else None,
+                        answered_at=self._at(times.get(CallState.ANSWERED)),
+                        bridged_at=self._at(times.get(CallState.BRIDGED)),
+                        wrap_up_seconds=call.wrap_up_seconds,
+                        flow_ref=flow.ref,
+                        flow_started_at=datetime.fromtimestamp(run.started_at, UTC) if run else None,
+                        transcript=[e.to_dict() for e in run.transcript] if run else None,
+                        tags=list(run.tags) if run else None,
+                        captured_enc=self.vault.encrypt(json.dumps(run.captured, ensure_ascii=False)) if run else None,
+                        recording_path=f"{self.recordings_dir}/{call.call_id}.wav" if call.slot else None,
+                    )
+                )
+                session.add_all(
+                    CallEventRow(call_id=call.call_id, at=at, kind=kind, details=details)
+                    for at, kind, details in call.events
+                )
         self.stats.finished += 1
         self.stats.results[result] = self.stats.results.get(result, 0) + 1
         if outcome:
             self.stats.outcomes[outcome] = self.stats.outcomes.get(outcome, 0) + 1
         self.calls.pop(call.call_id, None)
         if self.on_call_done is not None:
-            await self.on_call_done(call, attempt)
+            # under the write lock: the hook may write to the database too (see ``_writes``)
+            async with self._writes:
+                await self.on_call_done(call, attempt)
 
     def _at(self, clock_time: float | None) -> datetime | None:
         if clock_time is None:
