@@ -64,11 +64,29 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _reader_problem(file: str, text: str, exc: yaml.reader.ReaderError) -> Problem:
+    before = text[: exc.position]
+    line = before.count("\n") + 1
+    column = exc.position - (before.rfind("\n") + 1) + 1
+    return Problem(
+        file,
+        line,
+        column,
+        f"character {exc.character!r} is not allowed in YAML",
+        "remove the control character (often pasted from another program)",
+    )
+
+
 def load_marked(text: str, file: str) -> tuple[Marked | None, list[Problem]]:
     """Parse one YAML document. Returns the document or the problems that stopped it."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # a control character, found while the reader starts
+        return None, [_reader_problem(file, text, exc)]
     try:
         node = loader.get_single_node()
+    except yaml.reader.ReaderError as exc:
+        return None, [_reader_problem(file, text, exc)]
     except yaml.MarkedYAMLError as exc:
         # A construct left open (a quote, a bracket) is only noticed at the end of the file; its
         # start, in the context mark, is where the fix goes.

@@ -34,7 +34,7 @@ __all__ = [
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 #: every package's tables, by module path: imported on demand so waihu never imports them statically
-MODEL_MODULES = ("waihu.models", "agents.models", "dialer.models", "recordings.models")
+MODEL_MODULES = ("waihu.models", "agents.models", "dialer.models", "recordings.models", "api.models")
 
 
 def import_models() -> MetaData:

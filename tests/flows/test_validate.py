@@ -1205,3 +1205,11 @@ def test_the_shipped_scripts_check_without_errors_or_warnings() -> None:
     problems = FlowRegistry().check(paths)
 
     assert problems == [], show(problems)
+
+
+def test_given_a_control_character_when_checked_then_its_line_and_column_are_named(tmp_path: Path) -> None:
+    path = tmp_path / "demo.v1.yaml"
+    path.write_text("id: demo\nversion: 1\ntitle: 演\x07示\n", encoding="utf-8")
+    (problem,) = FlowRegistry([tmp_path]).check([path])
+    assert (problem.line, problem.column, problem.severity) == (3, 9, "error")
+    assert "not allowed" in problem.message

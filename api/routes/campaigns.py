@@ -1,0 +1,286 @@
+"""Campaigns: create from a pinned script version, list and read with live stats, upload leads, steer; DNC."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, UploadFile
+from sqlalchemy import select
+
+from agents.permissions import require
+from api import services, webhooks
+from api.deps import Caller, require_permission
+from api.errors import ApiError, ObjectNotFound
+from api.models import WebhookDelivery, WebhookEndpoint
+from api.schemas.campaigns import (
+    CampaignIn,
+    CampaignOut,
+    CampaignStatsOut,
+    DeliveryOut,
+    DncIn,
+    DncOut,
+    ImportReportOut,
+    RowIssueOut,
+    WebhookCreated,
+    WebhookIn,
+    WebhookOut,
+)
+from api.schemas.common import ERRORS, Id
+from dialer.campaigns import create_campaign, set_state
+from dialer.dnc import InvalidPhone, add_phone
+from dialer.errors import CampaignStateError
+from dialer.leads import ImportReport, RowIssue
+from dialer.models import DEFAULT_CALLING_WINDOWS, Campaign
+from waihu.pii import mask_phone, mask_text
+
+router = APIRouter(tags=["campaigns"], responses=ERRORS)
+dnc_router = APIRouter(tags=["campaigns"], responses=ERRORS)
+
+#: the largest lead file the API takes in one upload (bigger lists: `waihu leads import`)
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+def campaign_out(campaign: Campaign, stats: services.CampaignStats | None) -> CampaignOut:
+    return CampaignOut(
+        id=campaign.id,
+        name=mask_text(campaign.name),
+        vendor_id=campaign.vendor_id,
+        flow=f"{campaign.flow_id}@{campaign.flow_version}",
+        flow_digest=campaign.flow_digest,
+        dial_mode=campaign.dial_mode,
+        state=campaign.state,
+        training=campaign.training,
+        calling_windows=campaign.calling_windows,
+        timezone=campaign.timezone,
+        max_abandon_rate=campaign.max_abandon_rate,
+        created_by=campaign.created_by,
+        created_at=campaign.created_at,
+        updated_at=campaign.updated_at,
+        stats=None
+        if stats is None
+        else CampaignStatsOut(
+            leads=stats.leads,
+            calls=stats.calls,
+            outcomes=stats.outcomes,
+            attempts=stats.attempts,
+            answered=stats.answered,
+            abandoned=stats.abandoned,
+            abandon_rate=stats.abandon_rate,
+        ),
+    )
+
+
+def report_out(report: ImportReport) -> ImportReportOut:
+    def issues(items: list[RowIssue]) -> list[RowIssueOut]:
+        return [RowIssueOut(row=i.row, column=i.column, reason=i.reason, value=i.value) for i in items]
+
+    return ImportReportOut(
+        campaign_id=report.campaign_id,
+        rows=report.rows,
+        imported=report.imported,
+        dnc_skipped=report.dnc_skipped,
+        errors=issues(report.errors),
+        duplicates=issues(report.duplicates),
+    )
+
+
+@router.get("/campaigns", response_model=list[CampaignOut])
+async def list_campaigns(caller: Annotated[Caller, Depends(require_permission("campaign.view"))]) -> list[CampaignOut]:
+    """The campaigns of the caller's vendor (admins: all), with live stats."""
+    found = await services.list_campaigns(caller)
+    stats = await services.campaign_stats(caller.session, [c.id for c in found])
+    return [campaign_out(c, stats[c.id]) for c in found]
+
+
+@router.post("/campaigns", response_model=CampaignOut, status_code=201)
+async def post_campaign(
+    body: CampaignIn, caller: Annotated[Caller, Depends(require_permission("campaign.manage"))]
+) -> CampaignOut:
+    """A draft campaign with its script version pinned (``flow``: ``id@version``)."""
+    user = caller.user
+    vendor_id = body.vendor_id if body.vendor_id is not None else user.vendor_id
+    if vendor_id is None:
+        raise ApiError("the client's admins name the campaign's vendor: vendor_id", error_id="api.vendor_required")
+    require(user, "campaign.manage", vendor_id=vendor_id)
+    state = caller.state
+    campaign = await create_campaign(
+        caller.session,
+        registry=state.flows,
+        audit=state.audit,
+        name=body.name,
+        vendor_id=vendor_id,
+        flow=body.flow,
+        created_by=user.work_id,
+        agents=body.agents,
+        dial_mode=body.dial_mode,
+        max_abandon_rate=body.max_abandon_rate,
+        calling_windows=body.calling_windows if body.calling_windows is not None else DEFAULT_CALLING_WINDOWS,
+        timezone=body.timezone or state.settings.timezone,
+        retry_rules=body.retry_rules,
+        caller_id=body.caller_id,
+        consent_required=body.consent_required,
+        training=body.training,
+        safe_harbor_message=body.safe_harbor_message,
+        callback_number=body.callback_number,
+        wrap_up_limit_seconds=body.wrap_up_limit_seconds,
+        now=caller.now(),
+    )
+    await caller.session.commit()
+    return campaign_out(campaign, None)
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignOut)
+async def get_campaign(
+    campaign_id: Id, caller: Annotated[Caller, Depends(require_permission("campaign.view"))]
+) -> CampaignOut:
+    """One campaign with live stats from its leads and call attempts."""
+    campaign = await services.campaign_for(caller, campaign_id, "campaign.view")
+    stats = await services.campaign_stats(caller.session, [campaign.id])
+    return campaign_out(campaign, stats[campaign.id])
+
+
+@router.post("/campaigns/{campaign_id}/leads", response_model=ImportReportOut)
+async def post_leads(
+    campaign_id: Id,
+    caller: Annotated[Caller, Depends(require_permission("lead.import"))],
+    file: Annotated[UploadFile, File(description="CSV with a header; `phone` required")],
+) -> ImportReportOut:
+    """Upload leads as CSV: good rows land, bad ones come back in the report (line, column, masked value)."""
+    campaign = await services.campaign_for(caller, campaign_id, "lead.import")
+    data = await file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ApiError(
+            f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB; use `waihu leads import`",
+            error_id="api.upload_too_large",
+        )
+    report = await services.import_leads_upload(caller, campaign, data)
+    return report_out(report)
+
+
+async def _move(caller: Caller, campaign_id: Id, target: str, *, expect: str | None = None) -> CampaignOut:
+    campaign = await services.campaign_for(caller, campaign_id, "campaign.launch")
+    if expect is not None and campaign.state != expect:
+        raise CampaignStateError(
+            f"campaign {campaign.id} is {campaign.state}; only a {expect} campaign can be resumed",
+            details={"campaign_id": campaign.id, "state": campaign.state},
+        )
+    campaign = await set_state(caller.session, caller.state.audit, campaign.id, target, actor=caller.work_id)
+    await caller.session.commit()
+    return campaign_out(campaign, None)
+
+
+Launcher = Annotated[Caller, Depends(require_permission("campaign.launch"))]
+
+
+@router.post("/campaigns/{campaign_id}/start", response_model=CampaignOut)
+async def start(campaign_id: Id, caller: Launcher) -> CampaignOut:
+    """draft → running."""
+    return await _move(caller, campaign_id, "running", expect="draft")
+
+
+@router.post("/campaigns/{campaign_id}/pause", response_model=CampaignOut)
+async def pause(campaign_id: Id, caller: Launcher) -> CampaignOut:
+    """running → paused."""
+    return await _move(caller, campaign_id, "paused")
+
+
+@router.post("/campaigns/{campaign_id}/resume", response_model=CampaignOut)
+async def resume(campaign_id: Id, caller: Launcher) -> CampaignOut:
+    """paused → running."""
+    return await _move(caller, campaign_id, "running", expect="paused")
+
+
+@router.post("/campaigns/{campaign_id}/stop", response_model=CampaignOut)
+async def stop(campaign_id: Id, caller: Launcher) -> CampaignOut:
+    """running or paused → stopped (final)."""
+    return await _move(caller, campaign_id, "stopped")
+
+
+def webhook_out(endpoint: WebhookEndpoint) -> WebhookOut:
+    return WebhookOut(
+        id=endpoint.id,
+        campaign_id=endpoint.campaign_id,
+        url=endpoint.url,
+        include_pii=endpoint.include_pii,
+        active=endpoint.active,
+        created_by=endpoint.created_by,
+        created_at=endpoint.created_at,
+    )
+
+
+@router.post("/campaigns/{campaign_id}/webhooks", response_model=WebhookCreated, status_code=201)
+async def post_webhook(
+    campaign_id: Id, body: WebhookIn, caller: Annotated[Caller, Depends(require_permission("campaign.manage"))]
+) -> WebhookCreated:
+    """POST each finished call of the campaign to ``url``, signed with the secret returned here (once)."""
+    campaign = await services.campaign_for(caller, campaign_id, "campaign.manage")
+    created = await webhooks.create_endpoint(caller, campaign, body.url, include_pii=body.include_pii)
+    return WebhookCreated(**webhook_out(created.endpoint).model_dump(), secret=created.secret)
+
+
+@router.get("/campaigns/{campaign_id}/webhooks", response_model=list[WebhookOut])
+async def get_webhooks(
+    campaign_id: Id, caller: Annotated[Caller, Depends(require_permission("campaign.view"))]
+) -> list[WebhookOut]:
+    campaign = await services.campaign_for(caller, campaign_id, "campaign.view")
+    rows = await caller.session.scalars(
+        select(WebhookEndpoint).where(WebhookEndpoint.campaign_id == campaign.id).order_by(WebhookEndpoint.id)
+    )
+    return [webhook_out(e) for e in rows]
+
+
+@router.get("/campaigns/{campaign_id}/webhooks/{webhook_id}/deliveries", response_model=list[DeliveryOut])
+async def get_deliveries(
+    campaign_id: Id,
+    webhook_id: Id,
+    caller: Annotated[Caller, Depends(require_permission("campaign.view"))],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[DeliveryOut]:
+    """The delivery log of an endpoint, newest first: status, attempts, the last answer."""
+    campaign = await services.campaign_for(caller, campaign_id, "campaign.view")
+    endpoint = await caller.session.get(WebhookEndpoint, webhook_id)
+    if endpoint is None or endpoint.campaign_id != campaign.id:
+        raise ObjectNotFound(f"no webhook {webhook_id} on campaign {campaign.id}", details={"webhook_id": webhook_id})
+    rows = await caller.session.scalars(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.endpoint_id == endpoint.id)
+        .order_by(WebhookDelivery.id.desc())
+        .limit(limit)
+    )
+    return [
+        DeliveryOut(
+            id=d.id,
+            call_id=d.call_id,
+            status=d.status,
+            attempts=d.attempts,
+            next_attempt_at=d.next_attempt_at,
+            last_status_code=d.last_status_code,
+            last_error=d.last_error,
+            created_at=d.created_at,
+            delivered_at=d.delivered_at,
+        )
+        for d in rows
+    ]
+
+
+@dnc_router.post("/dnc", response_model=DncOut)
+async def post_dnc(body: DncIn, caller: Annotated[Caller, Depends(require_permission("dnc.manage"))]) -> DncOut:
+    """Put a number on the do-not-call list (kept as a keyed hash only)."""
+    state = caller.state
+    try:
+        added = await add_phone(
+            caller.session,
+            state.vault,
+            body.phone,
+            added_by=caller.work_id,
+            reason=body.reason,
+            region=state.settings.default_region,
+        )
+    except InvalidPhone:
+        raise ApiError("not a valid phone number", error_id="api.phone_invalid") from None
+    masked = mask_phone(body.phone)
+    await state.audit.append(
+        caller.session, actor=caller.work_id, action="dnc.add", target=f"phone:{masked}", details={"added": added}
+    )
+    await caller.session.commit()
+    return DncOut(phone_masked=masked, added=added)

@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+class CampaignIn(BaseModel):
+    """A new campaign: a pinned script version and its dialing settings."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "无锡手机报 11月",
+                    "flow": "mobile-newspaper-trial@1",
+                    "agents": ["A1001", "A1002"],
+                    "dial_mode": "progressive",
+                    "calling_windows": [["09:00", "12:00"], ["13:30", "20:00"]],
+                    "timezone": "Asia/Shanghai",
+                    "max_abandon_rate": 0.03,
+                }
+            ]
+        },
+    )
+
+    name: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")
+    flow: str = Field(min_length=1, max_length=80, pattern=r"^[a-z0-9][a-z0-9-]*(@[0-9]{1,6})?$")
+    #: required for the client's admins; other roles create for their own vendor
+    vendor_id: int | None = Field(default=None, ge=1, le=2**62)
+    agents: list[str] = Field(default_factory=list, max_length=500)
+    dial_mode: Literal["preview", "progressive", "predictive"] = "progressive"
+    max_abandon_rate: float = Field(default=0.03, gt=0, le=1)
+    calling_windows: list[list[str]] | None = Field(default=None, max_length=12)
+    timezone: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")
+    retry_rules: dict[str, Any] | None = None
+    caller_id: str | None = Field(default=None, max_length=32)
+    consent_required: bool = False
+    training: bool = False
+    safe_harbor_message: str | None = Field(default=None, max_length=500)
+    callback_number: str | None = Field(default=None, max_length=32)
+    wrap_up_limit_seconds: int = Field(default=60, ge=0, le=3600)
+
+
+class CampaignStatsOut(BaseModel):
+    leads: dict[str, int]
+    calls: dict[str, int]
+    outcomes: dict[str, int]
+    attempts: int
+    answered: int
+    abandoned: int
+    abandon_rate: float
+
+
+class CampaignOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 3,
+                    "name": "无锡手机报 11月",
+                    "vendor_id": 1,
+                    "flow": "mobile-newspaper-trial@1",
+                    "flow_digest": "5e0c…",
+                    "dial_mode": "progressive",
+                    "state": "running",
+                    "training": False,
+                    "calling_windows": [["09:00", "12:00"], ["13:30", "20:00"]],
+                    "timezone": "Asia/Shanghai",
+                    "max_abandon_rate": 0.03,
+                    "created_by": "TL01",
+                    "created_at": "2026-11-27T01:00:00+00:00",
+                    "updated_at": "2026-11-27T01:05:00+00:00",
+                    "stats": {
+                        "leads": {"dialable": 120, "done": 30},
+                        "calls": {"answered": 31, "no_answer": 40},
+                        "outcomes": {"accepted": 12},
+                        "attempts": 71,
+                        "answered": 31,
+                        "abandoned": 0,
+                        "abandon_rate": 0.0,
+                    },
+                }
+            ]
+        }
+    )
+
+    id: int
+    name: str
+    vendor_id: int
+    flow: str
+    flow_digest: str
+    dial_mode: str
+    state: str
+    training: bool
+    calling_windows: list[list[str]]
+    timezone: str
+    max_abandon_rate: float
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    stats: CampaignStatsOut | None = None
+
+
+class RowIssueOut(BaseModel):
+    row: int
+    column: str
+    reason: str
+    value: str
+
+
+class ImportReportOut(BaseModel):
+    """What an upload did; row problems name the line and column, values masked."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "campaign_id": 3,
+                    "rows": 3,
+                    "imported": 1,
+                    "dnc_skipped": 0,
+                    "errors": [{"row": 3, "column": "phone", "reason": "not a valid phone number", "value": "***45"}],
+                    "duplicates": [{"row": 4, "column": "phone", "reason": "duplicate", "value": "138****5678"}],
+                }
+            ]
+        }
+    )
+
+    campaign_id: int
+    rows: int
+    imported: int
+    dnc_skipped: int
+    errors: list[RowIssueOut]
+    duplicates: list[RowIssueOut]
+
+
+class DncIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"phone": "13812345678", "reason": "客户要求"}]})
+
+    phone: str = Field(min_length=1, max_length=32)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class DncOut(BaseModel):
+    phone_masked: str
+    added: bool
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"url": "https://crm.example.com/waihu/calls", "include_pii": False}]},
+    )
+
+    url: str = Field(min_length=8, max_length=500, pattern=r"^https?://[^\s/?#]+[^\s]*$")
+    #: send the phone and captured PII unmasked (needs pii.unmask; audited)
+    include_pii: bool = False
+
+
+class WebhookOut(BaseModel):
+    id: int
+    campaign_id: int
+    url: str
+    include_pii: bool
+    active: bool
+    created_by: str
+    created_at: datetime
+
+
+class WebhookCreated(WebhookOut):
+    """The endpoint and its signing secret, shown this once: verify ``X-Waihu-Signature`` with it."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "campaign_id": 3,
+                    "url": "https://crm.example.com/waihu/calls",
+                    "include_pii": False,
+                    "active": True,
+                    "created_by": "TL01",
+                    "created_at": "2026-11-27T01:00:00+00:00",
+                    "secret": "k3J…",
+                }
+            ]
+        }
+    )
+
+    secret: str
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    call_id: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None

@@ -1,0 +1,49 @@
+"""`waihu qa`: replay and the review cycle from the terminal, with the acting work ID's permissions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from tests.api.conftest import PHONE, Api
+from waihu.cli import main
+
+
+@pytest.fixture
+def qa(api: Api, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    settings = api.state.settings
+    monkeypatch.setenv("WAIHU_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("WAIHU_KEY_FILE", str(settings.key_file))
+    return CliRunner()
+
+
+def test_replay_is_masked_and_unmasking_needs_a_reason(api: Api, qa: CliRunner) -> None:
+    result = qa.invoke(main, ["qa", "replay", api.seed.call_a])
+    assert result.exit_code == 0, result.output
+    log = json.loads(result.output)
+    assert log["call_id"] == api.seed.call_a
+    assert PHONE not in result.output
+    assert qa.invoke(main, ["qa", "replay", api.seed.call_a, "--unmask"]).exit_code == 2
+    other = qa.invoke(main, ["qa", "replay", api.seed.call_a, "--as", "TLB"])
+    assert other.exit_code == 1
+    assert "not" in other.output
+
+
+def test_a_review_cycle_through_the_cli(api: Api, qa: CliRunner) -> None:
+    started = qa.invoke(main, ["qa", "review", "start", api.seed.call_a, "--as", "QA1"])
+    assert started.exit_code == 0, started.output
+    review = json.loads(started.output)
+    rid = str(review["id"])
+    for item, value in review["items"].items():
+        if value["points"] is None:
+            scored = qa.invoke(main, ["qa", "review", "score", rid, item, "1", "--as", "QA1"])
+            assert scored.exit_code == 0, scored.output
+    assert qa.invoke(main, ["qa", "review", "ack", rid, "--as", "AG1"]).exit_code == 1  # not submitted yet
+    assert json.loads(qa.invoke(main, ["qa", "review", "submit", rid, "--as", "QA1"]).output)["state"] == "submitted"
+    refused = qa.invoke(main, ["qa", "review", "submit", rid, "--as", "AG1"])
+    assert refused.exit_code == 1
+    assert "qa.review" in refused.output
+    acked = qa.invoke(main, ["qa", "review", "ack", rid, "--as", "AG1"])
+    assert json.loads(acked.output)["state"] == "acknowledged"
