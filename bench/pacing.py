@@ -11,7 +11,10 @@ else it hears the safe-harbor message, is hung up and counts as abandoned. Print
 ``occupancy`` = (talk + wrap-up) / logged-in time; ``abandon_pct`` = abandoned / live answers (whole
 run); ``worst_hour_abandon_pct`` = the worst window of one hour (by answer time; the whole run if
 shorter); ``wait_over_2s_pct`` = live answers that found no agent within 2 s (under the 2 s rule these
-are exactly the abandoned ones); ``wait_mean_s`` = mean wait of the customers who were connected.
+are exactly the abandoned ones); ``wait_mean_s`` = mean wait of the customers who were connected;
+``decisions``, ``decide_ms_mean``, ``decide_ms_p99`` = how often the policy was asked and its wall time
+per call (the only figures that vary between two runs of one seed). ``--pacing KEY=VALUE``
+(repeatable) overrides a :class:`~dialer.pacing.PacingSettings` field, e.g. ``--pacing risk=0.05``.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ import json
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 # run as a script, bench/ would be first on sys.path; the packages live at the repository root
 if __name__ == "__main__":
@@ -95,6 +99,7 @@ class Driver:
     recent: RecentCalls = field(default_factory=RecentCalls)
     answers: list[tuple[float, bool]] = field(default_factory=list)  # (answered at, abandoned)
     waits: list[float] = field(default_factory=list)
+    decide_s: list[float] = field(default_factory=list)  # wall time of each policy call
     calls: int = 0
     wake_at: float | None = None
     end: float = 0.0
@@ -240,7 +245,11 @@ class Driver:
             await self.pace_oracle(now)
             return
         policy = predictive if self.cfg.policy == "predictive" else progressive
-        for _ in range(policy(self.snapshot(now), self.cfg.settings)):
+        snapshot = self.snapshot(now)
+        t0 = time.perf_counter()
+        count = policy(snapshot, self.cfg.settings)
+        self.decide_s.append(time.perf_counter() - t0)
+        for _ in range(count):
             await self.originate(now)
 
     async def pace_oracle(self, now: float) -> None:
@@ -297,10 +306,20 @@ class Driver:
             "wait_over_2s_pct": round(100.0 * abandons / len(decided), 3) if decided else 0.0,
             "wait_mean_s": round(sum(served_waits) / len(served_waits), 3) if served_waits else 0.0,
             "calls": self.calls,
+            "decisions": len(self.decide_s),
+            "decide_ms_mean": round(1e3 * sum(self.decide_s) / len(self.decide_s), 3) if self.decide_s else 0.0,
+            "decide_ms_p99": round(1e3 * percentile(self.decide_s, 0.99), 3),
             "live_answers": len(decided),
             "abandoned": abandons,
             "wall_s": round(wall_s, 2),
         }
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def worst_hour_pct(answers: list[tuple[float, bool]], end: float) -> float:
@@ -361,6 +380,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--wrap", type=float, default=10.0)
     p.add_argument("--hours", type=float, default=4.0)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--pacing",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a PacingSettings field (repeatable), e.g. --pacing risk=0.2",
+    )
     a = p.parse_args(argv)
     cfg = Config(
         policy=a.policy,
@@ -372,8 +398,25 @@ def main(argv: list[str] | None = None) -> None:
         wrap=a.wrap,
         hours=a.hours,
         seed=a.seed,
+        settings=pacing_settings(a.pacing),
     )
     print(json.dumps(run(cfg)))
+
+
+def pacing_settings(overrides: list[str]) -> PacingSettings:
+    """Default :class:`PacingSettings` with ``KEY=VALUE`` overrides (each value cast to the default's type)."""
+    defaults = PacingSettings()
+    changes: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not hasattr(defaults, key):
+            raise SystemExit(f"--pacing expects KEY=VALUE with a PacingSettings field, got {item!r}")
+        default = getattr(defaults, key)
+        if isinstance(default, bool):
+            changes[key] = value.lower() in ("1", "true", "yes")
+        else:
+            changes[key] = type(default)(value)
+    return replace(defaults, **changes)
 
 
 if __name__ == "__main__":

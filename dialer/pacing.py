@@ -4,18 +4,21 @@ Policies:
 
 - ``preview``: never dials by itself; the agent sees the masked lead and dials or skips.
 - ``progressive``: one call per ready agent not already covered by a call in flight.
-- ``predictive``: dials ahead. From recent completed calls it estimates the live-answer probability,
-  the distributions of answer delay and of non-live durations, talk (lognormal, mean and cv) and
-  wrap-up times. For every instant of the next ~25 s it estimates the agents free by then (ready,
-  ending wrap-up, ending a call given its elapsed talk) and the live answers due by then (calls in
-  flight given their elapsed ring time, plus the calls later decisions will add), with the variance of
-  both; a new call is placed while its own chance of finding no agent within 2 s of answering stays
-  under an allowance. The allowance is what holds the campaign's abandon cap (default 3%) over the
-  whole campaign and over every rolling hour: it shrinks as the rate nears the cap, shrinks for small
-  teams (an hour of 5 agents allows 4 abandons), and at ``hard_share`` of the cap predictive dials
-  progressively, which abandons nobody. It falls back to progressive with fewer than ``min_agents``
-  logged-in agents (3: with fewer, an early answer has no second agent to go to) or fewer samples than
-  ``min_attempts`` / ``min_live`` / ``min_talks``.
+- ``predictive``: dials ahead. From recent completed calls it knows the live-answer probability, the
+  empirical distributions of answer delay and of non-live durations, talk time (lognormal, mean and
+  cv) and wrap-up. A customer answering t s after a dial is abandoned when every agent free by
+  t + 2 s is taken by customers who answered before; the pacer computes that chance for each new call
+  from the slack (agents free by t + 2 s) - (answers before t) on a grid of look-ahead instants, a sum
+  of independent counts: each talking agent's chance to be done (its remaining talk conditioned on the
+  talk so far) plus wrap-up, each ringing call's chance to have answered live (the answer delays
+  conditioned on the call still ringing after its elapsed time), the calls later decisions will add,
+  and the other new calls of the decision. It dials while each new call's risk stays under an
+  allowance, and the allowance is a controller on the measured abandon rate that holds the campaign's
+  cap (default 3%) over the whole campaign and over every rolling hour: it aims at ``target_share`` of
+  the cap, shrinks for small teams (an hour of 5 agents allows about 5 abandons), and from
+  ``hard_share`` of the cap predictive dials progressively, which abandons nobody. It falls back to
+  progressive with fewer than ``min_agents`` logged-in agents (3: with fewer, an early answer has no
+  second agent to go to) or fewer samples than ``min_attempts`` / ``min_live`` / ``min_talks``.
 - ``oracle_delay``: the benchmark's upper bound; it knows every customer's behaviour in advance.
 
 :class:`RecentCalls` and :class:`AbandonLedger` are the small accumulators a runner feeds to build
@@ -26,6 +29,7 @@ a snapshot's statistics; they do no I/O either. The defaults were tuned with ``b
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from bisect import bisect_right
 from collections import deque
@@ -45,7 +49,9 @@ __all__ = [
     "PacingStats",
     "RecentCalls",
     "abandon_pressure",
+    "allowance",
     "calls_to_place",
+    "marginal_risks",
     "oracle_delay",
     "predictive",
     "preview",
@@ -72,17 +78,23 @@ class PacingSettings:
     min_attempts: int = 50
     min_live: int = 15
     min_talks: int = 10
-    #: at this share of the cap (rolling hour or campaign), predictive dials progressively
-    hard_share: float = 0.9
-    #: the most a new call may risk being abandoned; from ``knee`` x the hard limit (``hard_share`` x the
-    #: cap) on, the allowance falls linearly to ``risk_min`` at the hard limit
-    risk: float = 0.15
-    risk_min: float = 0.05
-    knee: float = 0.7
+    #: the controller aims the measured abandon rate (rolling hour or campaign) at this share of the cap
+    target_share: float = 0.85
+    #: from this share of the cap on, predictive dials progressively
+    hard_share: float = 0.97
+    #: the abandon risk a new call may carry when the rate sits at the target ...
+    risk: float = 0.055
+    #: ... e^gain times more (less) per cap's worth of rate below (above) the target, at most ``risk_max``
+    gain: float = 2.0
+    risk_max: float = 0.07
     #: below this many abandons allowed per hour (cap x answers), the allowance shrinks in proportion
     budget_floor: float = 7.0
     #: weight of the answers that later decisions' calls will bring within the look-ahead
-    future: float = 1.5
+    future: float = 1.0
+    #: share of a new call's risk taken as the worst slack after its answer rather than at it
+    later: float = 0.0
+    #: the slack's distribution exactly (Poisson-binomial) instead of by three cumulants: slower, to check
+    exact: bool = False
     #: look-ahead resolution, seconds
     step: float = 2.0
     max_calls_per_decision: int = 50
@@ -92,8 +104,10 @@ class PacingSettings:
             raise PacingError("max_abandon_rate must be in (0, 1]", details={"value": self.max_abandon_rate})
         if self.min_agents < 1 or self.min_attempts < 1 or self.min_live < 1 or self.min_talks < 1:
             raise PacingError("minimum agent and sample counts must be positive")
-        if not 0.0 < self.hard_share <= 1.0 or not 0.0 <= self.knee < 1.0 or not 0.0 <= self.risk_min <= self.risk:
-            raise PacingError("hard_share must be in (0, 1], knee in [0, 1), 0 <= risk_min <= risk")
+        if not 0.0 < self.target_share < self.hard_share <= 1.0:
+            raise PacingError("0 < target_share < hard_share <= 1 must hold")
+        if not 0.0 < self.risk <= self.risk_max <= 1.0 or self.gain < 0.0 or self.future < 0.0 or self.step <= 0.0:
+            raise PacingError("0 < risk <= risk_max <= 1, gain >= 0, future >= 0 and step > 0 must hold")
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,154 +190,319 @@ def projected_hour_answers(counts: AbandonCounts) -> float:
 
 
 def abandon_pressure(counts: AbandonCounts, settings: PacingSettings) -> float:
-    """How close the abandon rate is to the hard limit (``hard_share`` x the cap): 0 .. 1 and beyond.
+    """The measured abandon rate as a share of the cap: the worse of the rolling hour and the campaign.
 
     The rolling hour counts one abandon more than it holds (the next one must still fit under the cap,
     which matters for small teams), over the answers projected for a full hour, so that the first
-    minutes of a campaign neither panic on one abandon nor over-dial on none.
+    minutes of a campaign neither panic on one abandon nor over-dial on none. The whole-campaign rate
+    counts once it rests on enough answers (100) to mean something.
     """
-    limit = settings.max_abandon_rate * settings.hard_share
     answers = projected_hour_answers(counts)
     hour_rate = (counts.hour_abandons + 1) / answers if answers else 0.0
-    # the whole-campaign rate counts only once it rests on enough answers to mean something
     campaign_rate = counts.abandons / counts.answers if counts.answers >= 100 else 0.0
-    return max(hour_rate, campaign_rate) / limit
+    return max(hour_rate, campaign_rate) / settings.max_abandon_rate
+
+
+def allowance(counts: AbandonCounts, settings: PacingSettings) -> float:
+    """The abandon risk the next call may carry; 0 means dial progressively.
+
+    A proportional controller on the measured rate, whose rolling hour already integrates the past (so
+    it acts like a PI controller on the momentary rate): ``risk`` when the rate sits at
+    ``target_share`` of the cap, e^``gain`` times more (less) per cap's worth below (above) it, at most
+    ``risk_max``, and nothing from ``hard_share`` of the cap on. A team whose hour allows only a few
+    abandons (cap x answers under ``budget_floor``) gets a proportionally smaller allowance, so that one
+    burst cannot spend them all.
+    """
+    pressure = abandon_pressure(counts, settings)
+    if pressure >= settings.hard_share:
+        return 0.0
+    allowed = settings.risk * math.exp(settings.gain * (settings.target_share - pressure))
+    if pressure > settings.target_share:
+        # and down to nothing at the hard limit
+        allowed *= (settings.hard_share - pressure) / (settings.hard_share - settings.target_share)
+    budget = settings.max_abandon_rate * projected_hour_answers(counts)
+    if 0.0 < budget < settings.budget_floor:
+        allowed *= budget / settings.budget_floor
+    return min(settings.risk_max, allowed)
 
 
 def predictive(snapshot: PacingSnapshot, settings: PacingSettings | None = None) -> int:
-    """Dial while the next call's chance of being abandoned stays under a threshold.
+    """Dial while one more call's chance of being abandoned stays under the :func:`allowance`.
 
-    For each look-ahead instant t the free agents are estimated as (agents free by t + 2 s) minus
-    (live answers expected by t, from the calls in flight and the ones this decision adds), with the
-    variance of both sums of Bernoullis; a new call answers live at t with the live-delay distribution,
-    and is abandoned when no agent is free then. Averaging over t gives the marginal abandon chance.
-    The threshold shrinks as the measured abandon rate nears the cap.
+    A customer answering t s after the dial is abandoned when every agent free by t + 2 s is taken by
+    a customer who answered before: when the slack S(t) = (agents free by t + 2) - (answers before t)
+    is <= 0. S(t) is a sum of independent counts, evaluated on a grid of look-ahead instants by its
+    first three cumulants (a skew-corrected normal; ``exact`` computes the Poisson-binomial
+    distribution itself): each busy agent is free with its own chance (lognormal talk conditioned on
+    the talk so far, then the mean wrap-up), each call in flight has answered live with its own chance
+    (the empirical answer delays, conditioned on the call still ringing after its elapsed time), the
+    customers already waiting count in full, the calls later decisions will place answer as a Poisson
+    count (``future`` x the pace that keeps every agent busy), and each other new call of this decision
+    answers before with the chance its delay is shorter. The n-th new call's risk is P(S(t) <= 0)
+    averaged over its own answer delay t; it rises with n.
     """
     settings = settings or PacingSettings()
     fallback = progressive(snapshot)
     stats = snapshot.stats
     if snapshot.agents < settings.min_agents or not stats.sufficient(settings) or stats.p_live <= 0.0:
         return fallback
-    pressure = abandon_pressure(snapshot.abandons, settings)
-    if pressure >= 1.0:
+    limit = allowance(snapshot.abandons, settings)
+    if limit <= 0.0:
         return fallback
-    # full risk up to the knee, then linearly down to none at the hard limit: the trailing hour's rate
-    # integrates the past, so this settles the rate just under the knee
-    slope = min(1.0, (1.0 - pressure) / (1.0 - settings.knee))
-    threshold = settings.risk_min + (settings.risk - settings.risk_min) * slope
-    # a small team's hour allows only a few abandons; one burst must not spend them all
-    budget = settings.max_abandon_rate * projected_hour_answers(snapshot.abandons)
-    threshold *= min(1.0, budget / settings.budget_floor)
+    return max(fallback, _calls_within(snapshot, stats, settings, limit))
+
+
+def marginal_risks(snapshot: PacingSnapshot, calls: int, settings: PacingSettings | None = None) -> list[float]:
+    """The abandon risk of the 1st, 2nd, ... ``calls``-th new call placed now (for tests and tuning)."""
+    settings = settings or PacingSettings()
+    risks: list[float] = []
+    if not snapshot.stats.live_delays or snapshot.stats.p_live <= 0.0:
+        return risks
+    _calls_within(snapshot, snapshot.stats, settings, 1.0, calls, risks)
+    return risks
+
+
+def _calls_within(
+    snapshot: PacingSnapshot,
+    stats: PacingStats,
+    settings: PacingSettings,
+    limit: float,
+    most: int | None = None,
+    trace: list[float] | None = None,
+) -> int:
+    """How many new calls keep each one's abandon risk within ``limit``."""
+    most = settings.max_calls_per_decision if most is None else most
+    step = settings.step
+    delays = stats.live_delays
+    count = max(1, math.ceil(delays[-1] / step))
+    size = len(delays)
+    cdf = [bisect_right(delays, step * k) / size for k in range(count + 1)]
     p = stats.p_live
-    grid = _grid(stats, settings.step)
-    supply, supply_var = _supply(snapshot, stats, [t + GRACE for t in grid])
-    demand, demand_var = _demand(snapshot, stats, grid)
-    cdf = [1.0 - _survival(stats.live_delays, t) for t in grid]
-    weights = [c - prev for c, prev in zip(cdf, [0.0, *cdf[:-1]], strict=True)]
-    # calls dialed in later decisions answer too, some before this one: at the pace that keeps every
-    # agent busy they add (answer rate) x integral of the delay CDF answers by t, Poisson-like
-    rate = settings.future * snapshot.agents / max(stats.talk_mean + stats.wrap_mean, 1e-9)
-    acc = 0.0
-    for k, t in enumerate(grid):
-        acc += cdf[k] * (t - (grid[k - 1] if k else 0.0))
-        demand[k] += rate * acc
-        demand_var[k] += rate * acc
-    best = 0
-    for n in range(settings.max_calls_per_decision):
-        risk = 0.0
-        for k, w in enumerate(weights):
-            if w <= 0.0:
-                continue
-            q = p * cdf[k]
-            gap = supply[k] - demand[k] - n * q
-            spread = math.sqrt(supply_var[k] + demand_var[k] + n * q * (1.0 - q)) + 1e-9
-            risk += w * _normal_cdf((0.5 - gap) / spread)
-        if risk > threshold:
-            break
-        best = n + 1
-    return max(fallback, best)
-
-
-def _normal_cdf(x: float) -> float:
-    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
-
-
-def _grid(stats: PacingStats, step: float) -> list[float]:
-    """Look-ahead instants: every ``step`` s up to the longest live answer delay seen."""
-    last = stats.live_delays[-1] if stats.live_delays else step
-    count = max(1, math.ceil(last / step))
-    return [step * (k + 1) for k in range(count)]
-
-
-def _supply(snapshot: PacingSnapshot, stats: PacingStats, grid: Sequence[float]) -> tuple[list[float], list[float]]:
-    """Expected agents free by each instant (ready, finishing wrap-up, finishing a call plus wrap-up), and variance."""
     wrap = stats.wrap_mean
-    base = float(snapshot.ready_agents)
-    mean = [base] * len(grid)
-    var = [0.0] * len(grid)
-    for elapsed in snapshot.wrapping:
-        left = wrap - elapsed
-        for k, t in enumerate(grid):
-            if left <= t:
-                mean[k] += 1.0
-    if not snapshot.talking:
-        return mean, var
     sigma2 = math.log1p(stats.talk_cv**2)
     sigma = math.sqrt(sigma2) or 1e-9
     mu = math.log(max(stats.talk_mean, 1e-9)) - sigma2 / 2.0
+    scale = 1.0 / (sigma * _SQRT2)
+    erfc, log = math.erfc, math.log
+    # busy agents still likely to be talking: (elapsed, P(done by now), 1 / P(still talking))
+    talks: list[tuple[float, float, float]] = []
+    certain = 0  # talks as good as certainly over (far in the tail)
     for elapsed in snapshot.talking:
-        done_now = _lognormal_cdf(elapsed, mu, sigma)
-        alive = 1.0 - done_now
-        for k, t in enumerate(grid):
-            budget = t - wrap
-            if budget <= 0.0:
-                continue
-            q = 1.0 if alive <= 1e-12 else (_lognormal_cdf(elapsed + budget, mu, sigma) - done_now) / alive
-            mean[k] += q
-            var[k] += q * (1.0 - q)
-    return mean, var
-
-
-def _demand(snapshot: PacingSnapshot, stats: PacingStats, grid: Sequence[float]) -> tuple[list[float], list[float]]:
-    """Expected live answers by each instant from the calls in flight (plus those waiting now), and variance."""
-    mean = [float(snapshot.waiting)] * len(grid)
-    var = [0.0] * len(grid)
-    p = stats.p_live
-    delays = stats.live_delays
+        done = _erfc_cdf(elapsed, mu, scale)
+        if done >= 1.0 - 1e-12:
+            certain += 1
+        else:
+            talks.append((elapsed, done, 1.0 / (1.0 - done)))
+    # calls in flight: (elapsed, live-answer mass still to come, 1 / mass still to resolve)
+    flight: list[tuple[float, float, float]] = []
     for elapsed in snapshot.dialing:
         live_left = p * _survival(delays, elapsed)
         total = live_left + (1.0 - p) * _survival(stats.other_durations, elapsed)
-        if live_left <= 0.0 or total <= 0.0:
+        if live_left > 0.0 and total > 0.0:
+            flight.append((elapsed, live_left, 1.0 / total))
+    # the answers calls placed by later decisions bring by t: rate x integral of the delay CDF
+    rate = settings.future * snapshot.agents / max(stats.talk_mean + wrap, 1e-9)
+    curves: list[_NormalSlack | _ExactSlack] = []
+    integral = 0.0  # of the delay CDF from 0 to (k - 1) x step
+    live_share = p / size
+    for k in range(1, count + 1):
+        future = rate * (integral + step / 2.0 * cdf[k - 1])
+        integral += step * cdf[k - 1]
+        weight = cdf[k] - cdf[k - 1]
+        if weight <= 0.0 and not curves:
             continue
-        for k, t in enumerate(grid):
-            q = (live_left - p * _survival(delays, elapsed + t)) / total
-            mean[k] += q
-            var[k] += q * (1.0 - q)
-    return mean, var
+        mid = step * (k - 0.5)
+        horizon = mid + GRACE
+        # supply: ready agents, wrap-ups ending, calls ending (then wrap-up) by mid + 2 s; less those waiting
+        base = snapshot.ready_agents - snapshot.waiting + sum(1 for e in snapshot.wrapping if wrap - e <= horizon)
+        budget = horizon - wrap
+        plus: list[float] = []
+        if budget > 0.0:
+            base += certain
+            plus = [(0.5 * erfc((mu - log(e + budget)) * scale) - d) * inv for e, d, inv in talks]
+        # demand: each call in flight answered live by mid
+        minus = [(left - live_share * (size - bisect_right(delays, e + mid))) * inv for e, left, inv in flight]
+        other = p * (cdf[k - 1] + cdf[k]) / 2.0
+        if settings.exact:
+            curves.append(_ExactSlack(weight, other, base, plus, minus, future, most))
+        else:
+            curves.append(_NormalSlack(weight, other, base, plus, minus, future))
+    later = settings.later
+
+    def risk_of(placed: int) -> float:
+        """The risk of one more call once ``placed`` new calls are placed.
+
+        A call answering at t is lost if the slack is gone at t, or later: it then takes the agent a
+        later customer needed (the max over later instants is a lower bound of that chance).
+        """
+        risk = 0.0
+        worst = 0.0
+        for curve in reversed(curves):
+            gone = curve.gone(placed)
+            worst = max(worst, gone)
+            risk += curve.weight * ((1.0 - later) * gone + later * worst)
+        return risk
+
+    if trace is not None:
+        trace.extend(risk_of(n) for n in range(most))
+    # the risk rises with every call placed: find the last call within the limit by galloping, then
+    # bisecting (a handful of evaluations even when a calm floor takes dozens of calls)
+    if most <= 0 or risk_of(0) > limit:
+        return 0
+    good, bad = 0, 1  # the (good+1)-th call is within the limit; test the (bad+1)-th
+    while bad < most and risk_of(bad) <= limit:
+        good, bad = bad, min(most, 2 * bad)
+    if bad >= most and risk_of(most - 1) <= limit:
+        return most
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        if risk_of(mid) <= limit:
+            good = mid
+        else:
+            bad = mid
+    return good + 1
+
+
+class _NormalSlack:
+    """The slack at one look-ahead instant by its first three cumulants (a skew-corrected normal)."""
+
+    __slots__ = ("k3", "mean", "other", "var", "weight")
+
+    def __init__(
+        self, weight: float, other: float, base: int, plus: Sequence[float], minus: Sequence[float], future: float
+    ) -> None:
+        self.weight, self.other = weight, other
+        mean, var, k3 = float(base) - future, future, -future
+        for q in plus:
+            v = q * (1.0 - q)
+            mean += q
+            var += v
+            k3 += v * (1.0 - 2.0 * q)
+        for q in minus:
+            v = q * (1.0 - q)
+            mean -= q
+            var += v
+            k3 -= v * (1.0 - 2.0 * q)
+        self.mean, self.var, self.k3 = mean, var, k3
+
+    def gone(self, placed: int) -> float:
+        """P(slack <= 0) once ``placed`` other new calls (each answered before with chance ``other``) are added."""
+        c = self.other
+        v = c * (1.0 - c)
+        mean = self.mean - placed * c
+        var = self.var + placed * v
+        if var <= 1e-12:
+            return 1.0 if mean <= 0.0 else 0.0
+        sd = math.sqrt(var)
+        z = (0.5 - mean) / sd
+        skew = (self.k3 - placed * v * (1.0 - 2.0 * c)) / (var * sd)
+        cdf = 0.5 * math.erfc(-z / _SQRT2) + skew * (1.0 - z * z) * math.exp(-z * z / 2.0) / (6.0 * _SQRT2PI)
+        return min(1.0, max(0.0, cdf))
+
+
+class _ExactSlack:
+    """The slack at one look-ahead instant, its distribution computed exactly (slower; to check the above)."""
+
+    __slots__ = ("cum", "other", "placed", "start", "weight")
+
+    def __init__(
+        self,
+        weight: float,
+        other: float,
+        base: int,
+        plus: Sequence[float],
+        minus: Sequence[float],
+        future: float,
+        most: int,
+    ) -> None:
+        self.weight, self.other = weight, other
+        dist, low = _slack(base, plus, minus, future)
+        # P(S <= j) for j = 0 .. most
+        cum = [0.0] * (most + 1)
+        running = sum(dist[: max(0, min(len(dist), 1 - low))])
+        cum[0] = running
+        for j in range(1, most + 1):
+            idx = j - low
+            if 0 <= idx < len(dist):
+                running += dist[idx]
+            cum[j] = min(1.0, running)
+        self.start = self.cum = cum
+        self.placed = 0
+
+    def gone(self, placed: int) -> float:
+        keep = 1.0 - self.other
+        if placed < self.placed:
+            self.cum, self.placed = self.start, 0
+        while self.placed < placed:  # one more new call: P(S - B <= j) = (1 - c) P(S <= j) + c P(S <= j + 1)
+            self.cum = [keep * a + self.other * b for a, b in itertools.pairwise(self.cum)]
+            self.placed += 1
+        return self.cum[0]
+
+
+_SQRT2 = math.sqrt(2.0)
+_SQRT2PI = math.sqrt(2.0 * math.pi)
+
+
+def _erfc_cdf(x: float, mu: float, scale: float) -> float:
+    """Lognormal CDF at ``x`` (``scale`` = 1 / (sigma sqrt 2))."""
+    if x <= 0.0:
+        return 0.0
+    return 0.5 * math.erfc((mu - math.log(x)) * scale)
+
+
+def _trim(dist: list[float], low: int, eps: float = 1e-12) -> tuple[list[float], int]:
+    """Drop the negligible ends of a distribution (``low``: the value of its first entry)."""
+    first = 0
+    while first < len(dist) - 1 and dist[first] < eps:
+        first += 1
+    last = len(dist)
+    while last > first + 1 and dist[last - 1] < eps:
+        last -= 1
+    return dist[first:last], low + first
+
+
+def _slack(base: int, plus: Sequence[float], minus: Sequence[float], poisson: float) -> tuple[list[float], int]:
+    """The distribution of base + sum(Bernoulli(plus)) - sum(Bernoulli(minus)) - Poisson(poisson), and its low end."""
+    dist = [1.0]
+    low = base
+    for i, q in enumerate(plus, 1):
+        r = 1.0 - q
+        dist = [a * r + b * q for a, b in zip([*dist, 0.0], [0.0, *dist], strict=True)]
+        if i % 8 == 0:
+            dist, low = _trim(dist, low)
+    for i, q in enumerate(minus, 1):
+        r = 1.0 - q
+        dist = [a * q + b * r for a, b in zip([*dist, 0.0], [0.0, *dist], strict=True)]
+        low -= 1
+        if i % 8 == 0:
+            dist, low = _trim(dist, low)
+    dist, low = _trim(dist, low)
+    if poisson > 1e-9:
+        top = int(poisson + 8.0 * math.sqrt(poisson) + 8.0)
+        pmf = [math.exp(-poisson)]
+        for i in range(1, top + 1):
+            pmf.append(pmf[-1] * poisson / i)
+        # subtracting: the distribution shifts down by up to ``top``
+        out = [0.0] * (len(dist) + top)
+        for i, pi in enumerate(pmf):
+            if pi < 1e-12:
+                continue
+            off = top - i
+            for j, x in enumerate(dist):
+                out[off + j] += x * pi
+        dist = out
+        low -= top
+    return dist, low
 
 
 def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def _lognormal_cdf(x: float, mu: float, sigma: float) -> float:
-    if x <= 0.0:
-        return 0.0
-    return 0.5 * (1.0 + math.erf((math.log(x) - mu) / (sigma * math.sqrt(2.0))))
-
-
 def _survival(sorted_values: Sequence[float], x: float) -> float:
     if not sorted_values:
         return 0.0
     return (len(sorted_values) - bisect_right(sorted_values, x)) / len(sorted_values)
-
-
-def _p_live_given(stats: PacingStats, elapsed: float) -> float:
-    """P(the call will be answered live | it has been dialing for ``elapsed`` s without an outcome)."""
-    live = stats.p_live * _survival(stats.live_delays, elapsed)
-    other = (1.0 - stats.p_live) * _survival(stats.other_durations, elapsed)
-    total = live + other
-    return live / total if total > 0.0 else 0.0
 
 
 # -- the benchmark's upper bound --------------------------------------------------------------------

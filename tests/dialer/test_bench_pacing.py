@@ -31,6 +31,7 @@ def test_the_cli_prints_one_json_line_with_the_metrics(bench: ModuleType, capsys
     result = json.loads(lines[0])
     for key in ("occupancy", "talk_min_per_agent_hour", "abandon_pct", "worst_hour_abandon_pct", "wait_over_2s_pct"):
         assert key in result
+    assert result["decisions"] > 0
     assert 0.0 < result["occupancy"] <= 1.0
 
 
@@ -50,8 +51,9 @@ def test_given_ten_agents_for_an_hour_then_predictive_beats_progressive_within_t
 def test_one_seed_gives_one_result(bench: ModuleType) -> None:
     config = bench.Config(policy="predictive", agents=6, hours=0.25, seed=5)
     first, again = bench.run(config), bench.run(config)
-    first.pop("wall_s")
-    again.pop("wall_s")
+    for result in (first, again):
+        for timing in ("wall_s", "decide_ms_mean", "decide_ms_p99"):  # wall-clock times vary; all else must not
+            result.pop(timing)
     assert first == again
 
 
@@ -61,3 +63,10 @@ def test_worst_hour_is_the_worst_window_of_one_hour(bench: ModuleType) -> None:
     answers += [(5400.0 + i, True) for i in range(6)] + [(360.0, True)]
     worst = bench.worst_hour_pct(answers, 3 * 3600.0)
     assert worst == pytest.approx(100.0 * 6 / 106, rel=0.02)
+
+
+def test_pacing_overrides_reach_the_settings(bench: ModuleType) -> None:
+    settings = bench.pacing_settings(["risk=0.05", "later=0.5", "exact=1"])
+    assert (settings.risk, settings.later, settings.exact) == (0.05, 0.5, True)
+    with pytest.raises(SystemExit):
+        bench.pacing_settings(["no_such_knob=1"])

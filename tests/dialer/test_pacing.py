@@ -13,7 +13,9 @@ from dialer.pacing import (
     PacingStats,
     RecentCalls,
     abandon_pressure,
+    allowance,
     calls_to_place,
+    marginal_risks,
     oracle_delay,
     predictive,
     preview,
@@ -85,10 +87,32 @@ def test_predictive_dials_less_when_more_calls_are_already_in_flight() -> None:
     assert many < few
 
 
+def test_predictive_dials_more_when_agents_are_about_to_free_up() -> None:
+    busy = {"ready_agents": 0, "talking": (30.0,) * 16, "dialing": (2.0, 4.0, 6.0)}
+    # four agents in wrap-up: ending within 1 s, or just started (10 s to go)
+    ending = predictive(floor(wrapping=(9.0,) * 4, **busy))
+    starting = predictive(floor(wrapping=(0.0,) * 4, **busy))
+    assert ending > starting
+    # talks that have gone on long are likelier to end soon than ones just begun (lognormal hazard)
+    long_talks = floor(ready_agents=0, talking=(200.0,) * 20, wrapping=())
+    new_talks = floor(ready_agents=0, talking=(1.0,) * 20, wrapping=())
+    assert marginal_risks(long_talks, 1)[0] < marginal_risks(new_talks, 1)[0]
+    assert predictive(long_talks) >= predictive(new_talks)
+
+
+def test_each_further_call_carries_more_risk() -> None:
+    risks = marginal_risks(floor(dialing=(1.0, 3.0, 6.0, 12.0)), 10)
+    assert len(risks) == 10
+    assert all(0.0 <= r <= 1.0 for r in risks)
+    assert risks == sorted(risks)
+    assert risks[-1] > risks[0]
+
+
 def test_given_the_rolling_hour_at_the_cap_when_predictive_then_it_throttles_to_progressive() -> None:
     at_cap = AbandonCounts(answers=600, abandons=10, hour_answers=600, hour_abandons=18, window=HOUR)
     snapshot = floor(abandons=at_cap)
-    assert abandon_pressure(at_cap, PacingSettings()) >= 1.0
+    assert abandon_pressure(at_cap, PacingSettings()) >= PacingSettings().hard_share
+    assert allowance(at_cap, PacingSettings()) == 0.0
     assert predictive(snapshot) == progressive(snapshot)
 
 
@@ -100,8 +124,15 @@ def test_given_the_campaign_rate_at_the_cap_when_predictive_then_it_throttles_ev
 
 def test_abandons_near_the_cap_make_predictive_dial_less() -> None:
     near = AbandonCounts(answers=600, abandons=14, hour_answers=600, hour_abandons=14, window=HOUR)
-    assert 0.7 < abandon_pressure(near, PacingSettings()) < 1.0
+    assert 0.7 < abandon_pressure(near, PacingSettings()) < PacingSettings().hard_share
+    assert 0.0 < allowance(near, PacingSettings()) < allowance(CALM, PacingSettings())
     assert progressive(floor()) <= predictive(floor(abandons=near)) < predictive(floor())
+
+
+def test_a_small_teams_hour_allows_a_smaller_risk() -> None:
+    small = AbandonCounts(answers=100, abandons=0, hour_answers=100, hour_abandons=0, window=HOUR)
+    large = AbandonCounts(answers=1000, abandons=0, hour_answers=1000, hour_abandons=0, window=HOUR)
+    assert allowance(small, PacingSettings()) < allowance(large, PacingSettings())
 
 
 def test_predictive_falls_back_to_progressive_with_too_few_agents() -> None:
@@ -122,7 +153,9 @@ def test_pacing_settings_are_validated() -> None:
     with pytest.raises(PacingError):
         PacingSettings(max_abandon_rate=0.0)
     with pytest.raises(PacingError):
-        PacingSettings(risk=0.01, risk_min=0.05)
+        PacingSettings(risk=0.2, risk_max=0.1)
+    with pytest.raises(PacingError):
+        PacingSettings(target_share=0.99, hard_share=0.9)
 
 
 def test_recent_calls_summarise_probability_and_talk() -> None:
@@ -155,3 +188,17 @@ def test_oracle_times_a_live_call_to_answer_as_the_next_agent_frees() -> None:
     assert oracle_delay(100.0, [100.0, 130.0], [(110.0, 100.0)], 20.0) == pytest.approx(10.0)
     with pytest.raises(PacingError):
         oracle_delay(0.0, [], [], 5.0)
+
+
+def test_the_cumulant_approximation_agrees_with_the_exact_distribution() -> None:
+    snapshot = floor(ready_agents=1, dialing=tuple(2.5 * i for i in range(10)))
+    approx = marginal_risks(snapshot, 8)
+    exact = marginal_risks(snapshot, 8, PacingSettings(exact=True))
+    assert max(abs(a - e) for a, e in zip(approx, exact, strict=True)) < 0.02
+    calm = floor(dialing=(1.0, 2.0))
+    assert predictive(calm) > progressive(calm)
+    assert abs(predictive(calm, PacingSettings(exact=True)) - predictive(calm)) <= 1
+
+
+def test_no_samples_no_risks() -> None:
+    assert marginal_risks(floor(stats=PacingStats()), 5) == []
