@@ -33,6 +33,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/flows.py
 	$(BIN)/python bench/lead_import.py
+	$(BIN)/python bench/asterisk_load.py --concurrent 200 --calls 400 --rate 50 --talk 20
 	for policy in progressive predictive oracle; do \
 	  $(BIN)/python bench/pacing.py --policy $$policy --agents 20 --p-live 0.33 --answer-delay 5 25 \
 	    --talk-mean 90 --talk-cv 0.8 --wrap 10 --hours 4 --seed 1; \

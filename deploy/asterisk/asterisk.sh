@@ -4,6 +4,7 @@
 #   asterisk.sh provision   build the Debian sid chroot with Asterisk (once; skipped when complete)
 #   asterisk.sh start       provision if needed, install our configuration, start, wait until fully booted
 #   asterisk.sh stop        stop it (and wait until it is gone)
+#   asterisk.sh kill        kill it with SIGKILL, no clean shutdown (tests: a PBX crash; `start` brings it back)
 #   asterisk.sh status      exit 0 only when AMI on 127.0.0.1:5038 accepts our login
 #   asterisk.sh env         print the connection settings file (what the tests and the dialer read)
 #
@@ -82,6 +83,7 @@ WAIHU_SIP_PORT=$SIP_PORT
 WAIHU_AGENT_PASSWORD=$agent_password
 WAIHU_ASTERISK_TRUNK=loopback
 WAIHU_ASTERISK_RECORDINGS_DIR=$RECORDINGS
+WAIHU_ASTERISK_MONITOR_DIR=$SPOOL_INSIDE
 EOF
   )
   mv "$tmp" "$ENV_FILE"
@@ -244,11 +246,22 @@ stop() {
   rm -f "$RUN/asterisk.pid" "$RUN/asterisk.ctl"
 }
 
+# A crash: no Hangup events, no Shutdown event, calls just vanish (the dialer must reconcile).
+crash() {
+  local pid=""
+  [ -f "$RUN/asterisk.pid" ] && pid="$(cat "$RUN/asterisk.pid")"
+  [ -n "$pid" ] || die "no $RUN/asterisk.pid: is Asterisk running?"
+  kill -KILL "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  rm -f "$RUN/asterisk.pid" "$RUN/asterisk.ctl"
+}
+
 case "${1:-}" in
   provision) provision ;;
   start) start ;;
   stop) stop ;;
+  kill) crash ;;
   status) ami_login ;;
   env) cat "$ENV_FILE" ;;
-  *) echo "usage: $0 provision|start|stop|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 provision|start|stop|kill|status|env" >&2; exit 2 ;;
 esac

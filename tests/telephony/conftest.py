@@ -60,12 +60,20 @@ def asterisk() -> Iterator[AsteriskEnv]:
         agent_password=values["WAIHU_AGENT_PASSWORD"],
         trunk=values["WAIHU_ASTERISK_TRUNK"],
         recordings=Path(values["WAIHU_ASTERISK_RECORDINGS_DIR"]),
+        monitor_dir=values.get("WAIHU_ASTERISK_MONITOR_DIR", "/var/spool/asterisk/monitor"),
     )
     try:
         yield env
     finally:
         if not was_running:
             _script("stop", 60)
+
+
+def pbx_command(command: str, timeout: float = 60.0) -> None:
+    """Run ``asterisk.sh command`` (start, stop, kill) and fail the test, saying why, if it fails."""
+    result = _script(command, timeout)
+    if result.returncode != 0:
+        pytest.fail(f"asterisk.sh {command} failed:\n{result.stdout}\n{result.stderr}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,8 @@ class AsteriskEnv:
     agent_password: str
     trunk: str
     recordings: Path
+    #: the recordings directory as Asterisk sees it (inside the chroot); where the dialer points MixMonitor
+    monitor_dir: str = "/var/spool/asterisk/monitor"
 
 
 class AmiEvents:

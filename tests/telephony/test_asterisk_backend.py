@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import random
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from agents.softphone import Softphone
-from dialer.backends.asterisk import AsteriskBackend, AsteriskSettings, hangup_cause
+from dialer.backends.asterisk import AmiState, AsteriskBackend, AsteriskSettings, backoff_delay, hangup_cause
 from dialer.backends.base import TelephonyBackend
 from dialer.errors import BackendError, CallNotFound, CallStateError, DuplicateCallId
 from dialer.events import (
@@ -235,26 +236,116 @@ async def test_given_calls_in_progress_when_misused_then_typed_errors(
     await recorder.wait(call_id, HungUp)
 
 
+async def started(
+    env: AsteriskEnv, **overrides: Any
+) -> tuple[AsteriskBackend, Recorder, asyncio.Task[None], list[AmiState]]:
+    states: list[AmiState] = []
+    backend = AsteriskBackend(settings_of(env, **overrides), on_state=states.append)
+    await backend.start()
+    recorder = Recorder()
+    consumer = asyncio.get_running_loop().create_task(recorder.consume(backend))
+    return backend, recorder, consumer, states
+
+
 async def test_given_the_ami_connection_drops_when_a_call_ends_meanwhile_then_its_record_is_closed(
-    backend: tuple[AsteriskBackend, Recorder],
+    asterisk: AsteriskEnv,
 ) -> None:
-    ami, recorder = backend
-    call_id = new_call_id()
+    # The reconnect waits 1.5 s: longer than the customer's call (hello, then hang up: ~0.6 s).
+    ami, recorder, consumer, states = await started(asterisk, reconnect_initial=1.5, reconnect_jitter=0.0)
+    try:
+        call_id = new_call_id()
+        await ami.originate(call_id, "70000")
+        await recorder.wait(call_id, Answered)
+        ami.drop_connection()
+        assert ami.state is AmiState.RECONNECTING
+        hung_up = await recorder.wait(call_id, HungUp, within=10)
 
-    await ami.originate(call_id, "70000")  # answers, says hello, hangs up (~0.6 s)
-    await recorder.wait(call_id, Answered)
-    ami.drop_connection()  # panoramisk reconnects after 1 s: the hang-up happens while we are away
-    hung_up = await recorder.wait(call_id, HungUp, within=10)
+        assert isinstance(hung_up, HungUp)
+        assert (hung_up.cause, hung_up.q850) == (HangupCause.NORMAL, None)  # found gone by CoreShowChannels
+        assert [type(e) for e in recorder.of(call_id)].count(HungUp) == 1
+        assert (ami.disconnects, ami.reconnects, ami.ended_unseen) == (1, 1, 1)
+        assert states == [AmiState.CONNECTED, AmiState.RECONNECTING, AmiState.CONNECTED]
+        # The connection works again: a new call goes through and ends as its number says.
+        after = new_call_id()
+        await ami.originate(after, "20000")
+        busy = await recorder.wait(after, HungUp)
+        assert isinstance(busy, HungUp)
+        assert busy.cause is HangupCause.BUSY
+    finally:
+        await ami.aclose()
+        await asyncio.wait_for(consumer, 5)
+    assert states[-1] is AmiState.CLOSED
 
-    assert isinstance(hung_up, HungUp)
-    assert (hung_up.cause, hung_up.q850) == (HangupCause.NORMAL, None)  # found gone by CoreShowChannels
-    assert [type(e) for e in recorder.of(call_id)].count(HungUp) == 1
-    # The connection works again: a new call goes through and ends as its number says.
-    after = new_call_id()
-    await ami.originate(after, "20000")
-    busy = await recorder.wait(after, HungUp)
-    assert isinstance(busy, HungUp)
-    assert busy.cause is HangupCause.BUSY
+
+async def test_given_the_ami_connection_drops_when_a_call_is_answered_meanwhile_then_it_catches_up_and_carries_on(
+    asterisk: AsteriskEnv, make_phone: Callable[..., Softphone]
+) -> None:
+    phone = make_phone("agent1006")
+    phone.register()
+    await phone.until(lambda p: p.registered, within=5)
+    ami, recorder, consumer, _ = await started(asterisk, reconnect_initial=1.5, reconnect_jitter=0.0)
+    try:
+        call_id = new_call_id()
+        await ami.originate(call_id, "10104")  # rings 1 s, then answers and talks 4 s
+        await recorder.wait(call_id, Ringing)
+        ami.drop_connection()  # the answer happens while we are away
+        answered = await recorder.wait(call_id, Answered, within=10)
+        assert isinstance(answered, Answered)
+        assert ami.ended_unseen == 0
+        # The call is still ours to control: record it and hand it to an agent.
+        await ami.start_recording(call_id, f"{asterisk_dir(ami)}/{call_id}.wav")
+        await ami.bridge(call_id, "agent1006")
+        await recorder.wait(call_id, Bridged)
+        hung_up = await recorder.wait(call_id, HungUp, within=15)
+        assert isinstance(hung_up, HungUp)
+        assert hung_up.cause is HangupCause.NORMAL
+        assert kinds(recorder.of(call_id)).count("Answered") == 1
+        await until_recorded(asterisk.recordings / f"{call_id}.wav", within=5)
+    finally:
+        await ami.aclose()
+        await asyncio.wait_for(consumer, 5)
+
+
+def asterisk_dir(backend: AsteriskBackend) -> str:
+    """The recordings directory as Asterisk sees it (absolute paths inside it are accepted)."""
+    return backend.settings.recordings_dir
+
+
+async def test_given_ami_is_down_when_originating_then_the_call_fails_as_events_and_nothing_is_sent(
+    asterisk: AsteriskEnv,
+) -> None:
+    ami, recorder, consumer, _ = await started(
+        asterisk, reconnect_initial=30.0, reconnect_jitter=0.0, action_timeout=0.3
+    )
+    try:
+        ami.drop_connection()
+        call_id = new_call_id()
+        await ami.originate(call_id, "10005")
+        hung_up = await recorder.wait(call_id, HungUp)
+        assert isinstance(hung_up, HungUp)
+        assert hung_up.cause is HangupCause.FAILED
+        assert kinds(recorder.of(call_id)) == ["Originated", "HungUp"]
+    finally:
+        await ami.aclose()
+        await asyncio.wait_for(consumer, 5)
+
+
+def test_reconnect_delays_double_up_to_the_cap_with_jitter() -> None:
+    settings = AsteriskSettings(reconnect_initial=0.5, reconnect_max=8.0, reconnect_jitter=0.25)
+    rng = random.Random(1)
+    delays = [backoff_delay(n, settings, rng) for n in range(8)]
+    for n, delay in enumerate(delays):
+        top = min(8.0, 0.5 * 2**n)
+        assert 0.75 * top <= delay <= top
+    assert max(delays) <= 8.0
+    assert len({round(d, 6) for d in delays[5:]}) == 3  # capped, but not all the same (jitter)
+
+
+def test_number_rules_rewrite_the_dialed_number() -> None:
+    backend = AsteriskBackend(AsteriskSettings(number_rules=((r"\+86138000(\d{5})", r"\1"), (r"\+86(\d+)", r"0\1"))))
+    assert backend.dial_string("+8613800010305") == "PJSIP/10305@loopback"
+    assert backend.dial_string("+8613912345678") == "PJSIP/013912345678@loopback"
+    assert backend.dial_string("10005") == "PJSIP/10005@loopback"
 
 
 async def test_events_are_the_neutral_types(backend: tuple[AsteriskBackend, Recorder]) -> None:
