@@ -200,7 +200,7 @@ async def run_demo(settings: Settings, engine: AsyncEngine, console: Console, *,
                         path=str(path),
                         answer_offset=0.0,
                         created_at=runner.wall(),
-                        expires_at=runner.wall() + timedelta(days=180),
+                        expires_at=runner.wall() + timedelta(days=settings.recording_retention_days),
                     )
                 )
         done.append((call, attempt))

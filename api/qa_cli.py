@@ -151,3 +151,17 @@ def ack(review_id: int, as_: str, dispute: bool, comment: str | None) -> None:
         return _review_json(done)
 
     _echo(_run(as_, "call.take", work))
+
+
+@qa.command("purge-recordings", help="Delete recordings past their retention; their rows stay as tombstones.")
+def purge_recordings() -> None:
+    from recordings.access import purge_expired
+    from waihu.db import utcnow
+
+    async def work(caller: Caller) -> list[str]:
+        purged = await purge_expired(caller.session, caller.state.audit, now=utcnow())
+        await caller.session.commit()
+        return purged
+
+    purged = _run(None, "recording.download", work)
+    click.echo(f"{len(purged)} recording(s) past retention deleted; tombstones kept")

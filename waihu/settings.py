@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     # -- QA --
     #: calls picked for review per agent per week (weighted to short, refused and off-script calls)
     qa_samples_per_agent_week: int = Field(default=5, ge=0, le=100)
+    #: how long a call recording is kept before the retention job deletes it (a tombstone stays)
+    recording_retention_days: int = Field(default=180, ge=1)
     # -- attendance (第十七条) --
     #: the local monthly minimum wage (元); a month of sick leave pays 80% of it
     minimum_wage_monthly: Decimal = Field(default=Decimal("2420"), ge=0)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -47,3 +49,23 @@ def test_a_review_cycle_through_the_cli(api: Api, qa: CliRunner) -> None:
     assert "qa.review" in refused.output
     acked = qa.invoke(main, ["qa", "review", "ack", rid, "--as", "AG1"])
     assert json.loads(acked.output)["state"] == "acknowledged"
+
+
+def test_the_retention_job_deletes_expired_recordings_and_keeps_tombstones(api: Api, qa: CliRunner) -> None:
+    db_file = api.state.settings.database_url.split("///", 1)[1]
+    with sqlite3.connect(db_file) as db:
+        (path,) = db.execute("SELECT path FROM recording_files WHERE call_id = ?", (api.seed.call_a,)).fetchone()
+        assert Path(path).exists()
+        kept = db.execute("SELECT count(*) FROM recording_files WHERE call_id != ?", (api.seed.call_a,)).fetchone()[0]
+        db.execute(
+            "UPDATE recording_files SET expires_at = '2020-01-01 00:00:00.000000' WHERE call_id = ?", (api.seed.call_a,)
+        )
+    result = qa.invoke(main, ["qa", "purge-recordings"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("1 recording(s) past retention deleted")
+    assert not Path(path).exists()
+    with sqlite3.connect(db_file) as db:
+        rows = db.execute("SELECT call_id, deleted_reason FROM recording_files WHERE deleted_at IS NOT NULL").fetchall()
+        assert rows == [(api.seed.call_a, "retention")]
+        assert db.execute("SELECT count(*) FROM recording_files WHERE deleted_at IS NULL").fetchone()[0] == kept
+        assert db.execute("SELECT count(*) FROM audit_log WHERE action = 'recording.purge'").fetchone()[0] == 1
