@@ -40,7 +40,7 @@ from typing import Any
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 
-from dialer.backends.base import Clock
+from dialer.backends.base import Clock, EventStream
 from dialer.backends.clock import RealClock
 from dialer.errors import BackendError, CallNotFound, CallStateError, DuplicateCallId
 from dialer.events import (
@@ -192,26 +192,6 @@ class _Manager(Manager):  # type: ignore[misc]  # panoramisk has no type informa
         self._connected = False
         self.authenticated = False
         self._on_lost(exc)
-
-
-class _EventStream:
-    """The single-consumer event iterator; ends at the close marker."""
-
-    def __init__(self, queue: asyncio.Queue[CallEvent | None]) -> None:
-        self._queue = queue
-        self._done = False
-
-    def __aiter__(self) -> _EventStream:
-        return self
-
-    async def __anext__(self) -> CallEvent:
-        if self._done:
-            raise StopAsyncIteration
-        event = await self._queue.get()
-        if event is None:
-            self._done = True
-            raise StopAsyncIteration
-        return event
 
 
 def _wall(event: Mapping[str, Any]) -> datetime | None:
@@ -643,7 +623,7 @@ class AsteriskBackend:
         self._emit(RecordingStopped(call_id=call_id, at=self._clock.now(), path=path))
 
     def events(self) -> AsyncIterator[CallEvent]:
-        return _EventStream(self._queue)
+        return EventStream(self._queue)
 
     # -- internals --------------------------------------------------------------------------------
 

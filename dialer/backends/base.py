@@ -7,12 +7,13 @@ Methods start actions and return; their effects arrive later as events.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Protocol, runtime_checkable
 
 from dialer.events import CallEvent, HangupCause
 
-__all__ = ["Clock", "TelephonyBackend"]
+__all__ = ["Clock", "EventStream", "TelephonyBackend"]
 
 
 @runtime_checkable
@@ -71,3 +72,23 @@ class TelephonyBackend(Protocol):
     async def aclose(self) -> None:
         """Stop: pending calls are dropped, the event stream ends."""
         ...
+
+
+class EventStream:
+    """A backend's single-consumer event iterator over its queue; ``None`` on the queue ends it."""
+
+    def __init__(self, queue: asyncio.Queue[CallEvent | None]) -> None:
+        self._queue = queue
+        self._done = False
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> CallEvent:
+        if self._done:
+            raise StopAsyncIteration
+        event = await self._queue.get()
+        if event is None:
+            self._done = True
+            raise StopAsyncIteration
+        return event

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from statistics import NormalDist
 
-from dialer.backends.base import Clock
+from dialer.backends.base import Clock, EventStream
 from dialer.backends.clock import RealClock, VirtualClock
 from dialer.errors import BackendError, CallNotFound, CallStateError, DuplicateCallId, PacingError
 from dialer.events import (
@@ -105,26 +105,6 @@ class _Call:
     recording: str | None = None
     ring_pending: bool = False
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
-
-
-class _EventStream:
-    """The single-consumer event iterator; ends at the close marker."""
-
-    def __init__(self, queue: asyncio.Queue[CallEvent | None]) -> None:
-        self._queue = queue
-        self._done = False
-
-    def __aiter__(self) -> _EventStream:
-        return self
-
-    async def __anext__(self) -> CallEvent:
-        if self._done:
-            raise StopAsyncIteration
-        event = await self._queue.get()
-        if event is None:
-            self._done = True
-            raise StopAsyncIteration
-        return event
 
 
 class SimBackend:
@@ -246,7 +226,7 @@ class SimBackend:
         call.recording = None
 
     def events(self) -> AsyncIterator[CallEvent]:
-        return _EventStream(self._queue)
+        return EventStream(self._queue)
 
     async def aclose(self) -> None:
         if self._closed:
