@@ -35,7 +35,7 @@ from dialer.backends.sim import SimBackend, SimProfile
 from dialer.bots import BotDesk, BotProfile
 from dialer.campaigns import create_campaign, set_state
 from dialer.floor import Floor
-from dialer.leads import import_leads
+from dialer.leads import import_leads, lead_variables
 from dialer.models import CallAttempt, CallEventRow, Campaign, Lead
 from dialer.runner import CampaignRunner, LiveCall
 from flows import FlowRegistry
@@ -245,11 +245,8 @@ async def call_record(session: AsyncSession, vault: Vault, attempt: CallAttempt,
         )
     ).all()
     captured: dict[str, Any] = json.loads(vault.decrypt(attempt.captured_enc)) if attempt.captured_enc else {}
-    variables: dict[str, str] = {}
     lead = await session.get(Lead, attempt.lead_id) if attempt.lead_id is not None else None
-    if lead is not None:
-        number = vault.decrypt(lead.phone_enc)
-        variables["phone"] = number[3:] if number.startswith("+86") else number
+    variables = lead_variables(vault, lead)[1] if lead is not None else {}
     return CallRecord(
         call_id=attempt.call_id or "",
         vendor_id=campaign.vendor_id,

@@ -260,6 +260,17 @@ def decrypt_variables(vault: Vault, lead: Lead) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
+def lead_variables(vault: Vault, lead: Lead) -> tuple[str, dict[str, str]]:
+    """A lead's number (E.164) and the values its script may use: the extra columns, the name and the
+    national number as ``phone`` — clear text, for the runtime to mask on screen."""
+    number = vault.decrypt(lead.phone_enc)
+    values = decrypt_variables(vault, lead)
+    if lead.name_enc:
+        values.setdefault("name", vault.decrypt(lead.name_enc))
+    values.setdefault("phone", number[3:] if number.startswith("+86") else number)
+    return number, values
+
+
 def _layout(header: list[str]) -> _Layout:
     names = [h.strip().lstrip("\ufeff").strip().lower() for h in header]
     seen: set[str] = set()

@@ -32,6 +32,7 @@ from dialer.compliance import check_lead
 from dialer.errors import DialerError, LeaseLost
 from dialer.events import Answered, Bridged, CallEvent, HangupCause, HungUp, MachineDetected, PlaybackFinished
 from dialer.floor import AgentSlot, Floor, SlotState
+from dialer.leads import lead_variables
 from dialer.models import CallAttempt, CallEventRow, Campaign, Lead
 from dialer.pacing import AbandonLedger, DialMode, PacingSettings, PacingSnapshot, RecentCalls, calls_to_place
 from flows.runtime import FlowEngine, FlowRun
@@ -321,8 +322,7 @@ class CampaignRunner:
             assert campaign is not None
             gate = await check_lead(session, fresh, campaign, now)
             if gate.allowed:
-                number = self.vault.decrypt(fresh.phone_enc)
-                return number, self._variables(fresh, number)
+                return lead_variables(self.vault, fresh)
             self.stats.refused_by_gates += 1
             # not dialable now: free the lease and look again when the gate lifts
             fresh.lease_owner, fresh.lease_expires_at = None, None
@@ -411,17 +411,6 @@ class CampaignRunner:
         if var is not None and var.pii is not None:
             return self.masker(var.pii.value, value)
         return value if var is not None else self.masker("name", value)
-
-    def _variables(self, lead: Lead, number: str) -> dict[str, str]:
-        values: dict[str, str] = {}
-        if lead.variables_enc:
-            extra = json.loads(self.vault.decrypt(lead.variables_enc))
-            values.update({str(k): str(v) for k, v in extra.items()})
-        if lead.name_enc:
-            values.setdefault("name", self.vault.decrypt(lead.name_enc))
-        national = number[3:] if number.startswith("+86") else number
-        values.setdefault("phone", national)
-        return values
 
     # -- events -------------------------------------------------------------------------------
 
