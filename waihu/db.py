@@ -103,6 +103,11 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     recipe of SQLAlchemy's SQLite documentation). Foreign keys are off by default in SQLite; WAL
     lets readers proceed while one writer works; busy_timeout makes writers wait instead of failing.
     (SQLAlchemy's isolation_level="AUTOCOMMIT" does not mix with this recipe; do not use it here.)
+
+    Every transaction begins IMMEDIATE, taking the write lock up front: in WAL mode a transaction that
+    read first and writes second fails at once ("database is locked", no busy wait) when another
+    connection wrote in between, and one process (the API with its dialers) has many such transactions
+    at once. Serialising them costs little at the embedded database's scale; PostgreSQL is for more.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -118,7 +123,7 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def engine_from_url(url: str, **engine_kwargs: Any) -> AsyncEngine:

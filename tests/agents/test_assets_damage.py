@@ -32,12 +32,13 @@ async def test_last_user_follows_a_login_across_seat_changes_with_the_real_servi
     """AA1 logs in at A-01, reports a fault and moves to A-02; AA2 then sits at A-01."""
     async with world.session() as session:
         await login(world.ctx, session, "AA1", PASSWORD, seat_id=world.seat_a1, now=T0)
+    agent = await world.user("AA1")
     async with world.session() as session, session.begin():
         await set_state(world.ctx, session, "AA1", "ready", now=T0 + MIN)
         await report_fault(
             world.ctx,
             session,
-            await world.user("AA1"),
+            agent,
             seat_id=world.seat_a1,
             description="耳麦无声",
             now=T0 + 20 * MIN,
@@ -123,12 +124,13 @@ async def test_a_damage_report_names_the_last_user_of_the_seat_or_the_holder(wor
             world.vendor_a,
         )
         assert (held.last_work_id, held.last_user_source, held.kind) == ("AA2", "holder", "loss")
+    other_lead = await world.user("LB1")
     async with world.session() as session:
         stored = await session.get(FaultReport, fault.id)
         assert stored is not None
         assert stored.asset_id == pc
         assert [r.id for r in await list_damage(session, lead)] == [held_id, damage_id]
-        assert await list_damage(session, await world.user("LB1")) == []
+        assert await list_damage(session, other_lead) == []
     assert await audit_actions(world, "asset:HS-001") == [
         ("ADM1", "asset.register"),
         ("LA1", "asset.issue"),
@@ -178,16 +180,17 @@ async def test_damage_reports_stay_within_the_vendor(sqlite_world: World) -> Non
     world = sqlite_world
     pc = await register(world, "PC-001")
     await issue(world, world.vendor_a, [pc])
+    lead_a, lead_b = await world.user("LA1"), await world.user("LB1")
     async with world.session() as session:
         with pytest.raises(PermissionDenied):
-            await report_damage(world.ctx, session, await world.user("LB1"), pc, kind="damage", description="x", now=T0)
+            await report_damage(world.ctx, session, lead_b, pc, kind="damage", description="x", now=T0)
         with pytest.raises(RuleViolation):
-            await report_damage(world.ctx, session, await world.user("LA1"), pc, kind="theft", description="x", now=T0)
+            await report_damage(world.ctx, session, lead_a, pc, kind="theft", description="x", now=T0)
         with pytest.raises(RuleViolation):
             await report_damage(
                 world.ctx,
                 session,
-                await world.user("LA1"),
+                lead_a,
                 pc,
                 kind="damage",
                 description="x",

@@ -122,11 +122,12 @@ async def test_monthly_rates_with_the_assets_behind_each_number(world: World) ->
             world.ctx, session, lead, ids[0], kind="damage", cause="human", description="踩坏", now=march_5
         )
         await report_damage(world.ctx, session, lead, ids[1], kind="loss", description="丢失", now=march_5)
+    other_lead = await world.user("LB1")
     async with world.session() as session:
         march = await month_rates(world.ctx, session, lead, vendor_id=world.vendor_a, year=2026, month=3)
         april = await month_rates(world.ctx, session, lead, vendor_id=world.vendor_a, year=2026, month=4)
         with pytest.raises(PermissionDenied):
-            await month_rates(world.ctx, session, await world.user("LB1"), vendor_id=world.vendor_a, year=2026, month=3)
+            await month_rates(world.ctx, session, other_lead, vendor_id=world.vendor_a, year=2026, month=3)
     loss = march.it_loss
     assert (loss.count, loss.base, loss.rate, loss.met) == (2, 4, Decimal("0.5000"), False)
     assert [a.tag for a in loss.assets] == ["PC-001", "PC-002"]
@@ -144,11 +145,12 @@ async def test_monthly_rates_with_the_assets_behind_each_number(world: World) ->
 
 async def _delete_request(world: World, work_id: str) -> tuple[int, datetime]:
     effective = T0 + 3 * DAY
+    lead, admin = await world.user("LA1"), await world.user("ADM1")
     async with world.session() as session, session.begin():
         request = await request_change(
             world.ctx,
             session,
-            await world.user("LA1"),
+            lead,
             kind="delete",
             work_id=work_id,
             effective_at=effective,
@@ -157,7 +159,7 @@ async def _delete_request(world: World, work_id: str) -> tuple[int, datetime]:
         )
         request_id = request.id
     async with world.session() as session, session.begin():
-        await decide_change(world.ctx, session, await world.user("ADM1"), request_id, approve=True, now=T0)
+        await decide_change(world.ctx, session, admin, request_id, approve=True, now=T0)
     return request_id, effective
 
 
@@ -177,11 +179,12 @@ async def test_a_deletion_waits_until_everything_is_handed_back(world: World) ->
         document = await record_document(world.ctx, session, lead, "AA1", title="外呼业务流程手册", now=T0)
         document_id = document.id
     request_id, effective = await _delete_request(world, "AA1")
+    other_lead = await world.user("LB1")
     async with world.session() as session:
         checklist = await offboarding_checklist(session, lead, "AA1")
         assert [i.label for i in checklist.outstanding] == ["headset HS-001", "外呼业务流程手册"]
         with pytest.raises(PermissionDenied):
-            await offboarding_checklist(session, await world.user("LB1"), "AA1")
+            await offboarding_checklist(session, other_lead, "AA1")
     assert await _apply(world, effective) == []
     assert await _apply(world, effective + DAY) == []  # still out: retried, noted once
     async with world.session() as session:
@@ -195,9 +198,10 @@ async def test_a_deletion_waits_until_everything_is_handed_back(world: World) ->
     async with world.session() as session, session.begin():
         await check_back_asset(world.ctx, session, lead, headset, now=effective + DAY)
     assert await _apply(world, effective + 2 * DAY) == []  # the document is still out
+    agent = await world.user("AA1")
     async with world.session() as session:
         with pytest.raises(PermissionDenied):  # an agent does not check documents back
-            await return_document(world.ctx, session, await world.user("AA1"), document_id, now=effective)
+            await return_document(world.ctx, session, agent, document_id, now=effective)
     async with world.session() as session, session.begin():
         await return_document(world.ctx, session, lead, document_id, now=effective + 2 * DAY)
     assert await _apply(world, effective + 3 * DAY) == [request_id]
