@@ -7,6 +7,10 @@ arrive on it. Each :class:`Softphone` is one account (one agent) on the runtime;
 4 calls per process, and an agent needs one. Audio goes to the null sound device unless a WAV file
 is given as the agent's voice; signalling and media are bound to 127.0.0.1 by default.
 
+A call whose media stops (no RTP received for ``media_timeout`` seconds: the PBX died without a BYE,
+as a SIGKILLed Asterisk does) is reported as ``media-timeout`` and hung up: the phone does not sit
+on a dead call. SIP session timers would notice too, but not before their 90 s minimum.
+
 Callers on other threads (tests, the agent console) see state through :meth:`Softphone.wait_for`
 (blocking) and :meth:`Softphone.until` (asyncio), or get every :class:`PhoneEvent` through the
 ``on_event`` callback, called on the runtime thread (hand it to a loop with ``call_soon_threadsafe``).
@@ -30,6 +34,9 @@ import pjsua2 as pj
 __all__ = ["CallRecord", "PhoneEvent", "SipRuntime", "Softphone", "SoftphoneError"]
 
 T = TypeVar("T")
+
+#: how often the runtime thread checks the calls' incoming RTP
+_WATCH_EVERY = 0.5
 
 _CALL_STATES: dict[int, str] = {
     pj.PJSIP_INV_STATE_NULL: "null",
@@ -125,9 +132,15 @@ class SipRuntime:
             return
         self._ready.set()
         try:
+            watched = time.monotonic()
             while not self._stopping.is_set():
                 self._endpoint.libHandleEvents(20)
                 self._drain()
+                now = time.monotonic()
+                if now - watched >= _WATCH_EVERY:
+                    watched = now
+                    for phone in list(self._phones):
+                        phone._watch_media(now)
         finally:
             self._destroy()
 
@@ -193,6 +206,11 @@ class _Call(pj.Call):  # type: ignore[misc]  # pjsua2 has no type information
         super().__init__(account, call_id)
         self._phone = phone
         self.player: Any = None
+        #: the active audio stream, once media is up; RTP packets received and when that count last moved
+        self.media_index: int | None = None
+        self.rx_packets = -1
+        self.rx_moved_at = 0.0
+        self.dead = False
 
     def onCallState(self, prm: Any) -> None:
         self._phone._on_call_state(self)
@@ -226,8 +244,11 @@ class Softphone:
         auto_answer: bool = True,
         voice: Path | None = None,
         on_event: Callable[[PhoneEvent], None] | None = None,
+        media_timeout: float | None = 8.0,
     ) -> None:
         self.runtime = runtime
+        #: a confirmed call receiving no RTP this long is dead (the PBX is gone): hung up; None: never
+        self.media_timeout = media_timeout
         self.username = username
         self._password = password
         self.registrar = registrar
@@ -346,7 +367,7 @@ class Softphone:
                 record.status = code
                 if state == "confirmed" and record.answered_at is None:
                     record.answered_at = time.monotonic()
-                if state == "disconnected":
+                if state == "disconnected" and record.ended_at is None:
                     record.ended_at = time.monotonic()
         if state == "disconnected":
             if call.player is not None:
@@ -354,10 +375,43 @@ class Softphone:
             self._live.pop(call.getId(), None)
         self._emit(PhoneEvent(self.username, "call", code, state, info.callIdString, info.remoteUri))
 
+    def _watch_media(self, now: float) -> None:
+        """Hang up calls whose RTP stopped for ``media_timeout`` (runtime thread, every ``_WATCH_EVERY``)."""
+        if self.media_timeout is None:
+            return
+        for call in list(self._live.values()):
+            if call.media_index is None or call.dead:
+                continue
+            try:
+                packets = int(call.getStreamStat(call.media_index).rtcp.rxStat.pkt)
+            except pj.Error:  # the stream is gone (call ending)
+                continue
+            if packets != call.rx_packets:
+                call.rx_packets, call.rx_moved_at = packets, now
+                continue
+            if now - call.rx_moved_at < self.media_timeout:
+                continue
+            call.dead = True
+            info = call.getInfo()
+            with self._cond:
+                record = self._record(info.callIdString)
+                if record is not None and record.ended_at is None:
+                    record.state, record.ended_at = "media-timeout", now
+            self._emit(PhoneEvent(self.username, "call", 0, "media-timeout", info.callIdString, info.remoteUri))
+            prm = pj.CallOpParam()
+            prm.statusCode = 200
+            with contextlib.suppress(pj.Error):  # the BYE goes out; nobody may answer it
+                call.hangup(prm)
+
     def _on_call_media(self, call: _Call) -> None:
+        info = call.getInfo()
+        for index, media in enumerate(info.media):
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                if call.media_index != index:
+                    call.media_index, call.rx_packets, call.rx_moved_at = index, -1, time.monotonic()
+                break
         if self.voice is None or call.player is not None:
             return
-        info = call.getInfo()
         for index, media in enumerate(info.media):
             if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 player = pj.AudioMediaPlayer()

@@ -64,6 +64,13 @@ def _line(event: PhoneEvent) -> str:
 @click.option("--bind", default="127.0.0.1", show_default=True, help="Address for SIP and RTP.")
 @click.option("--max-calls", type=click.IntRange(min=1), default=None, help="Exit after this many calls ended.")
 @click.option("--register-timeout", type=float, default=10.0, show_default=True, help="Seconds to wait for 200.")
+@click.option(
+    "--media-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=8.0,
+    show_default=True,
+    help="Hang up a call that receives no audio (RTP) this many seconds: the PBX died without a BYE.",
+)
 def softphone(
     work_id: str,
     password: str,
@@ -74,6 +81,7 @@ def softphone(
     bind: str,
     max_calls: int | None,
     register_timeout: float,
+    media_timeout: float,
 ) -> None:
     """Register WORK_ID's softphone to Asterisk and print its call events until Ctrl-C."""
     username = endpoint or endpoint_of(work_id)
@@ -91,9 +99,17 @@ def softphone(
 
     previous = signal.signal(signal.SIGTERM, stop)
     phone = Softphone(
-        runtime, username, password, registrar=server, auto_answer=auto_answer, voice=voice, on_event=events.put
+        runtime,
+        username,
+        password,
+        registrar=server,
+        auto_answer=auto_answer,
+        voice=voice,
+        on_event=events.put,
+        media_timeout=media_timeout,
     )
     ended = 0
+    over: set[str] = set()
     try:
         click.echo(f"{work_id}: registering {username} at {server} (SIP/RTP on {bind}:{runtime.bound_port})")
         phone.register()
@@ -105,14 +121,18 @@ def softphone(
                 if phone.registration_code == 0 and time.monotonic() > deadline:
                     raise click.ClickException(f"{server} did not answer the registration") from None
                 continue
+            # Counted before it is printed: a Ctrl-C right after the line must not lose the call.
+            # A dead call is reported as media-timeout, and as disconnected once its BYE is given up on.
+            call_over = event.kind == "call" and event.state in ("disconnected", "media-timeout")
+            if call_over and event.call not in over:
+                over.add(event.call)
+                ended += 1
             click.echo(_line(event))
             sys.stdout.flush()
             if event.kind == "registration" and event.code != 200:
                 raise click.ClickException(f"registration refused ({event.code}): check the endpoint and password")
-            if event.kind == "call" and event.state == "disconnected":
-                ended += 1
-                if max_calls is not None and ended >= max_calls:
-                    break
+            if call_over and max_calls is not None and ended >= max_calls:
+                break
     except KeyboardInterrupt:
         pass
     finally:

@@ -1,4 +1,5 @@
-"""Playing and downloading recordings: every access audited with who and why; retention with tombstones."""
+"""Playing and downloading recordings: every access audited with who and why; integrity checked (size and
+SHA-256 stored when the call was recorded); retention with tombstones."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from recordings.errors import RecordingDeleted, RecordingNotFound, ReviewRefused
 from recordings.models import RecordingFile
+from recordings.store import verify
 from recordings.viewer import Viewer
 from waihu.audit import AuditLog
 
@@ -24,8 +26,14 @@ async def open_recording(
     reason: str,
     download: bool = False,
     now: datetime,
+    check: bool = True,
 ) -> RecordingFile:
-    """The recording of a call, after writing who opens it and why to the audit log."""
+    """The recording of a call, after writing who opens it and why to the audit log.
+
+    ``check``: the file must still have the size and SHA-256 stored when it was recorded (else
+    :class:`~recordings.errors.RecordingCorrupt`; a file gone is :class:`RecordingNotFound`); a
+    file is hashed once per change, not on each of a player's range requests.
+    """
     if not reason.strip():
         raise ReviewRefused("say why you open this recording", error_id="recording.reason_required")
     record = await session.scalar(select(RecordingFile).where(RecordingFile.call_id == call_id))
@@ -36,6 +44,8 @@ async def open_recording(
             f"the recording of call {call_id} was deleted on {record.deleted_at:%Y-%m-%d} ({record.deleted_reason})",
             details={"call": call_id, "deleted_at": record.deleted_at.isoformat()},
         )
+    if check:
+        await asyncio.to_thread(verify, record)
     await audit.append(
         session,
         actor=viewer.work_id,

@@ -11,7 +11,9 @@ Exception tree (all derive from :class:`waihu.errors.WaihuError`)::
     ├── ReviewRefused           qa.review_refused    the review's state or the actor does not allow it
     ├── ScoreInvalid            qa.score_invalid     points out of range, unknown item, missing scores
     ├── RecordingNotFound       recording.not_found  no recording for that call
-    └── RecordingDeleted        recording.deleted    deleted past retention; details.deleted_at
+    ├── RecordingDeleted        recording.deleted    deleted past retention; details.deleted_at
+    └── RecordingCorrupt        recording.corrupt    the file no longer matches the size / SHA-256 stored
+                                                     when it was recorded (tampered with or truncated)
 """
 
 from __future__ import annotations
@@ -49,3 +51,7 @@ class RecordingNotFound(RecordingsError):
 
 class RecordingDeleted(RecordingsError):
     default_error_id = "recording.deleted"
+
+
+class RecordingCorrupt(RecordingsError):
+    default_error_id = "recording.corrupt"

@@ -155,9 +155,10 @@ install_config() {
   chown -R "$owner:$group" "$ETC/waihu-secrets" "$RUN" "$LOGDIR"
   chmod 0750 "$ETC/waihu-secrets"
   # Recordings: Asterisk writes them; the group of the work tree's owner (the service user) reads
-  # them through the host path $RECORDINGS (setgid keeps that group on new files).
+  # them through the host path $RECORDINGS (setgid keeps that group on new files) and removes each
+  # once it has copied it into its own store (owned by the service user, mode 0600): hence g+w.
   chown "$owner:$(stat -c %g "$REPO")" "$RECORDINGS"
-  chmod 2750 "$RECORDINGS"
+  chmod 2770 "$RECORDINGS"
   chmod o+x "$(dirname "$RECORDINGS")" # the spool directory above it is asterisk's own (0750): let others pass
   if [ "$MODE" = system ]; then
     mkdir -p "$INSTANCE/lib" "$INSTANCE/spool" "$INSTANCE/cache"

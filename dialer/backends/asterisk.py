@@ -88,6 +88,9 @@ _SIP_TO_CAUSE: dict[int, HangupCause] = {
     503: HangupCause.CONGESTION,
 }
 _SAFE_PATH = re.compile(r"[A-Za-z0-9._/-]+")
+_PROMPT = re.compile(r"[A-Za-z0-9_/-]+(&[A-Za-z0-9_/-]+)*")
+#: the message [waihu-play] answers with the site's safe-harbor prompt (``WAIHU_SAFE_HARBOR``)
+SAFE_HARBOR = "safe-harbor"
 _STATE_RINGING = "5"
 _STATE_UP = "6"
 # Every action we send: panoramisk must never re-send one of them after a reconnect.
@@ -137,6 +140,8 @@ class AsteriskSettings:
     number_rules: tuple[tuple[str, str], ...] = ()
     #: the channel an originate rings; ``Local/{number}@customers/n`` skips SIP (benchmarks)
     dial_template: str = "PJSIP/{number}@{trunk}"
+    #: answering-machine detection on every call (``WAIHU_AMD=yes``): a machine ends as ``MachineDetected``
+    amd: bool = False
     ping_interval: float = 5.0
     ping_timeout: float = 3.0
     connect_timeout: float = 5.0
@@ -536,7 +541,12 @@ class AsteriskBackend:
             raise BackendError("the Asterisk backend is closed")
         if call_id in self._calls:
             raise DuplicateCallId(f"call {call_id} is already in progress", details={"call_id": call_id})
-        merged = {"WAIHU_RECORD": "no", **(variables or {}), "WAIHU_CALL_ID": call_id}
+        merged = {
+            "WAIHU_RECORD": "no",
+            **({"WAIHU_AMD": "yes"} if self.settings.amd else {}),
+            **(variables or {}),
+            "WAIHU_CALL_ID": call_id,
+        }
         action: dict[str, Any] = {
             "Action": "Originate",
             "ActionID": f"originate-{call_id}",
@@ -581,8 +591,12 @@ class AsteriskBackend:
         await self._redirect(call, "waihu-bridge", WAIHU_ENDPOINT=endpoint)
 
     async def play(self, call_id: str, message: str) -> None:
+        """Play ``message`` to the customer: Asterisk prompt names (``a&b`` plays both), or any other text
+        — a campaign's written safe-harbor message, which the site records as its safe-harbor prompt
+        (``WAIHU_SAFE_HARBOR`` in extensions.conf) — plays that prompt. ``PlaybackFinished`` follows."""
         call = self._up(call_id)
-        await self._redirect(call, "waihu-play", WAIHU_MESSAGE=message)
+        prompt = message if _PROMPT.fullmatch(message) else SAFE_HARBOR
+        await self._redirect(call, "waihu-play", WAIHU_MESSAGE=prompt)
 
     async def start_recording(self, call_id: str, path: str) -> None:
         """Record from now on; only before :meth:`bridge` (the dialplan starts MixMonitor, see the module doc).

@@ -217,6 +217,24 @@ async def test_given_no_free_agent_when_the_dialer_plays_the_safe_harbor_message
     assert hung_up.cause is HangupCause.ABANDONED
 
 
+async def test_given_a_written_safe_harbor_message_when_played_then_the_sites_safe_harbor_prompt_plays(
+    backend: tuple[AsteriskBackend, Recorder],
+) -> None:
+    """A campaign's safe-harbor text is no prompt name: Asterisk plays the site's recorded prompt for it."""
+    ami, recorder = backend
+    call_id = new_call_id()
+
+    await ami.originate(call_id, "10020")
+    await recorder.wait(call_id, Answered)
+    await ami.play(call_id, "您好，这里是无锡移动，稍后将再与您联系，如有需要请致电10086。")
+    played = await recorder.wait(call_id, PlaybackFinished)
+    await ami.hangup(call_id, HangupCause.ABANDONED)
+    await recorder.wait(call_id, HungUp)
+
+    assert isinstance(played, PlaybackFinished)
+    assert played.message == "safe-harbor"
+
+
 async def test_given_calls_in_progress_when_misused_then_typed_errors(
     backend: tuple[AsteriskBackend, Recorder],
 ) -> None:
