@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-## The main job: a demo on the embedded defaults (SQLite, simulator). Until the dialer lands it rehearses a script.
+## The main job: the demo on the embedded defaults (SQLite, simulator) served on 127.0.0.1:8000 with its
+## logins printed, until Ctrl-C. `waihu campaign demo` is the headless run that ends with a summary.
 demo: $(STAMP)
 	$(BIN)/waihu db upgrade
 	$(BIN)/waihu flows check flows/scripts/*.yaml

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -16,10 +16,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from agents.context import AgentsContext
 from api import ws
 from api.deps import AppState
+from api.dialing import DialerPool
 from api.errors import install_error_handlers
+from api.imports import imports_of
 from api.metrics import Metrics
-from api.routes import attendance, audit, auth, calls, campaigns, faults, flows, qa, system, users
+from api.routes import assets, attendance, audit, auth, calls, campaigns, faults, flows, pages, qa, system, users
 from api.webhooks import WebhookWorker
+from api.ws import console_of
 from flows import PACKAGE_SCRIPTS, FlowRegistry
 from recordings.sheets import SheetRegistry
 from waihu.audit import AuditLog
@@ -42,7 +45,9 @@ ROUTERS = (
     attendance.router,
     audit.router,
     faults.router,
+    assets.router,
     ws.router,
+    pages.router,
 )
 
 DESCRIPTION = """Waihu (外呼): the outbound call-center platform's HTTP API.
@@ -118,9 +123,15 @@ def create_app(
     run_migrations: bool = False,
     webhook_interval: float | None = None,
     engine_kwargs: dict[str, Any] | None = None,
+    dialer_options: dict[str, Any] | None = None,
+    restore_campaigns: bool = False,
+    on_start: Callable[[AppState], Awaitable[None]] | None = None,
 ) -> FastAPI:
-    """The API for ``settings``. ``hasher`` and ``now`` are for tests; ``run_migrations`` and ``webhook_interval``
-    (seconds between webhook rounds; None: no deliveries from this process) for ``waihu serve``."""
+    """The API for ``settings``. ``hasher`` and ``now`` are for tests; ``run_migrations``, ``webhook_interval``
+    (seconds between webhook rounds; None: no deliveries from this process) and ``restore_campaigns`` (give
+    campaigns left running their dialer again) for ``waihu serve``; ``dialer_options`` go to
+    :class:`api.dialing.DialerPool` (tests and benchmarks pass a faster tick or other simulated customers);
+    ``on_start`` runs once the app's resources are up (``waihu demo`` puts its bot agents on the floor)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -133,9 +144,17 @@ def create_app(
             worker = WebhookWorker(state, interval=webhook_interval, now=now) if webhook_interval else None
             if worker is not None:
                 worker.start()
+            pool = DialerPool(state, console_of(state), **(dialer_options or {}))
+            state.extra["dialers"] = pool
+            if restore_campaigns:
+                await pool.restore()
+            if on_start is not None:
+                await on_start(state)
             try:
                 yield
             finally:
+                await pool.close()
+                await imports_of(state).close()
                 if worker is not None:
                     await worker.stop()
         finally:

@@ -16,5 +16,5 @@ def serve(host: str, port: int) -> None:
     from api.app import create_app
 
     settings = get_settings()
-    app = create_app(settings, run_migrations=True, webhook_interval=5.0)
+    app = create_app(settings, run_migrations=True, webhook_interval=5.0, restore_campaigns=True)
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), proxy_headers=False)

@@ -7,6 +7,13 @@ step times, a replay JSON, and one call goes through a QA review (draft → subm
 The demo's wall clock starts at 10:00 in Shanghai today, inside the default calling windows,
 whatever the real time is.
 
+``--backend asterisk`` runs the same campaign through the local Asterisk (deploy/asterisk/asterisk.sh
+start; its settings file gives AMI and the recordings directory): the leads' numbers end in the test
+customers' behaviours (answer and talk, busy, no answer, machine ...), the agents are the softphones
+started with ``waihu softphone A1001 --auto-answer`` (their script screens worked by bots), AMD is on,
+and every recorded call is collected from Asterisk's spool into the run's recordings directory
+(0600, size and SHA-256 on its row).
+
 This lives in ``api`` because it wires every package together (the only package allowed to).
 """
 
@@ -16,10 +23,11 @@ import asyncio
 import csv
 import json
 import random
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import click
@@ -30,6 +38,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agents.models import User, Vendor
+from api.dialing import recording_job, synth_recording
+from dialer.backends.asterisk import AsteriskBackend, AsteriskSettings
+from dialer.backends.base import TelephonyBackend
 from dialer.backends.clock import RealClock
 from dialer.backends.sim import SimBackend, SimProfile
 from dialer.bots import BotDesk, BotProfile
@@ -45,7 +56,7 @@ from recordings.autochecks import CallFacts
 from recordings.calllog import CallRecord, TelephonyEvent, replay
 from recordings.models import RecordingFile
 from recordings.sheets import SheetRegistry
-from recordings.synth import lines_from_transcript, synthesize
+from recordings.store import RecordingKeeper
 from recordings.viewer import Viewer
 from waihu.audit import AuditLog
 from waihu.cli import get_settings, run_with_engine
@@ -68,6 +79,48 @@ PROFILE = SimProfile(
     playback_seconds=1.5,
 )
 BOTS = BotProfile(seconds_per_screen=(0.5, 1.2), wrap_up_seconds=(0.8, 2.0), objection_chance=0.15)
+#: on Asterisk the conversations are real audio: slower screens, so a person can follow a call
+PBX_BOTS = BotProfile(seconds_per_screen=(1.5, 3.0), wrap_up_seconds=(1.0, 2.0), objection_chance=0.15)
+#: the test customers the Asterisk demo's leads end in (deploy/asterisk/README.md): mostly people who
+#: answer after 1-2 s of ringing and talk 8-15 s, then busy, no answer, a machine, congestion, invalid
+PBX_CUSTOMERS = (
+    "10112", "20200", "10215", "60310", "10110", "30300", "10212", "40200",
+    "10115", "51000", "10210", "80200", "10113", "39900", "10214", "60210",
+)  # fmt: skip
+#: the leads are mobile-looking numbers, 138 + three digits + a test customer: the carrier-style rewrite
+#: strips the prefix so the call reaches [customers] (as the real-PBX tests do)
+PBX_NUMBER_RULES = ((r"\+86138\d{3}(\d{5})", r"\1"),)
+
+
+@dataclass(frozen=True)
+class AsteriskDemo:
+    """Where the demo's Asterisk is and which agents' softphones answer."""
+
+    settings: AsteriskSettings
+    #: Asterisk's recordings directory as this host sees it (the chroot's spool, bind-free)
+    spool_dir: Path
+    agents: tuple[str, ...]
+
+    @classmethod
+    def from_env_file(cls, path: Path, agents: tuple[str, ...]) -> AsteriskDemo:
+        """Read deploy/asterisk/asterisk.sh's settings file (``asterisk.sh env`` prints it)."""
+        values: dict[str, str] = {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                values[key.strip()] = value.strip()
+        settings = AsteriskSettings(
+            host=values.get("WAIHU_AMI_HOST", "127.0.0.1"),
+            port=int(values.get("WAIHU_AMI_PORT", "5038")),
+            username=values.get("WAIHU_AMI_USER", "waihu"),
+            secret=values.get("WAIHU_AMI_SECRET", ""),
+            trunk=values.get("WAIHU_ASTERISK_TRUNK", "loopback"),
+            recordings_dir=values.get("WAIHU_ASTERISK_MONITOR_DIR", "/var/spool/asterisk/monitor"),
+            number_rules=PBX_NUMBER_RULES,
+            amd=True,
+        )
+        spool = Path(values.get("WAIHU_ASTERISK_RECORDINGS_DIR", settings.recordings_dir))
+        return cls(settings, spool, agents)
 
 
 @dataclass
@@ -86,27 +139,51 @@ def _demo_wall_start(zone: ZoneInfo) -> datetime:
     return datetime.combine(today, time(10, 0), tzinfo=zone).astimezone(UTC)
 
 
-def _write_leads(path: Path, n: int, seed: int) -> None:
+#: each script's lead columns beside the phone (values drawn at random): what its prompts say
+LEAD_COLUMNS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
+    "mobile-newspaper-trial@1": {"name": ("王先生", "李女士", "张先生", "刘女士"), "city": ("无锡", "苏州")},
+    "edu-survey-invite@1": {
+        "name": ("王女士", "陈先生", "赵女士"),
+        "student_name": ("小明", "小红", "乐乐", "天天"),
+        "agent_name": ("李", "周"),
+        "lead_school": ("实验小学", "育才小学", "东林小学"),
+        "lead_grade": ("三年级", "四年级", "五年级"),
+    },
+}
+
+
+def write_leads(path: Path, n: int, seed: int, columns: Mapping[str, Sequence[str]]) -> None:
+    """Synthetic leads (CN mobiles and the script's columns) and one bad row, reported at import."""
     rng = random.Random(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["phone", *columns])
+        for _ in range(n):
+            phone = f"1{rng.choice('3589')}{rng.randrange(10**9):09d}"
+            out.writerow([phone, *(rng.choice(values) for values in columns.values())])
+        out.writerow(["12345", *(values[0] for values in columns.values())])
+
+
+def _write_pbx_leads(path: Path, n: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as f:
         out = csv.writer(f)
         out.writerow(["phone", "name", "city"])
         for i in range(n):
-            out.writerow(
-                [f"1{rng.choice('3589')}{rng.randrange(10**9):09d}", f"客户{i:03d}", rng.choice(["无锡", "苏州"])]
-            )
-        out.writerow(["12345", "坏号码", "无锡"])  # reported, not imported
+            out.writerow([f"138{i:03d}{PBX_CUSTOMERS[i % len(PBX_CUSTOMERS)]}", f"客户{i:03d}", "无锡"])
 
 
-async def _ensure_people(factory: async_sessionmaker[AsyncSession], vault: Vault) -> int:
+async def _ensure_people(
+    factory: async_sessionmaker[AsyncSession], vault: Vault, agents: tuple[str, ...] = DEMO_AGENTS
+) -> int:
     async with factory() as session, session.begin():
         vendor = await session.scalar(select(Vendor).where(Vendor.code == "demo"))
         if vendor is None:
             vendor = Vendor(code="demo", name="演示外包公司", id_quota=20, created_at=utcnow())
             session.add(vendor)
             await session.flush()
-        for work_id, role in [*((a, "agent") for a in DEMO_AGENTS), (DEMO_QA, "qa")]:
+        for work_id, role in [*((a, "agent") for a in agents), (DEMO_QA, "qa")]:
             if await session.get(User, work_id) is None:
                 session.add(
                     User(
@@ -124,27 +201,44 @@ async def _ensure_people(factory: async_sessionmaker[AsyncSession], vault: Vault
         return vendor.id
 
 
-def _progress(runner: CampaignRunner, started: float) -> Table:
+def _progress(runner: CampaignRunner, started: float, keeper: RecordingKeeper | None = None) -> Table:
     stats = runner.stats
     table = Table(title=f"演示活动 · {runner.campaign.name}", show_header=False)
+    if isinstance(runner.backend, AsteriskBackend):
+        table.add_row("AMI", runner.backend.state.value)
+        agents = (f"{s.work_id}:{s.state.value}" for s in runner.floor.slots.values())
+        table.add_row("坐席 agents", " ".join(agents))
+        table.add_row("结果 results", ", ".join(f"{k}:{v}" for k, v in sorted(stats.results.items())) or "—")
     answered = max(stats.answered, 1)
     table.add_row("已拨打 placed", str(stats.placed))
     table.add_row("已接通 answered", str(stats.answered))
     table.add_row("放弃率 abandon", f"{100 * stats.abandoned / answered:.1f}%")
     table.add_row("在通话 on call", str(len([c for c in runner.calls.values() if c.slot is not None])))
     table.add_row("结果 outcomes", ", ".join(f"{k}:{v}" for k, v in sorted(stats.outcomes.items())) or "—")
+    if keeper is not None:
+        table.add_row("录音 recordings", f"{len(keeper.stored)} stored")
     table.add_row("用时 elapsed", f"{runner.clock.now() - started:.0f} s")
     return table
 
 
-async def run_demo(settings: Settings, engine: AsyncEngine, console: Console, *, leads: int, seed: int) -> DemoResult:
+async def run_demo(
+    settings: Settings,
+    engine: AsyncEngine,
+    console: Console,
+    *,
+    leads: int,
+    seed: int,
+    pbx: AsteriskDemo | None = None,
+) -> DemoResult:
+    """The demo campaign on the simulator, or through Asterisk with ``pbx``."""
     await upgrade(engine)
+    agents = pbx.agents if pbx is not None else DEMO_AGENTS
     vault = Vault.from_settings(settings)
     audit = AuditLog(vault.audit_key)
     factory = session_factory(engine)
     registry = FlowRegistry()
     zone = ZoneInfo(settings.timezone)
-    vendor_id = await _ensure_people(factory, vault)
+    vendor_id = await _ensure_people(factory, vault, agents)
     wall0 = _demo_wall_start(zone)
     name = f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     async with factory() as session, session.begin():
@@ -156,7 +250,7 @@ async def run_demo(settings: Settings, engine: AsyncEngine, console: Console, *,
             vendor_id=vendor_id,
             flow=FLOW,
             created_by="demo",
-            agents=DEMO_AGENTS,
+            agents=agents,
             dial_mode="progressive",
             timezone=settings.timezone,
             safe_harbor_message="您好，这里是无锡移动，稍后将再与您联系，如有需要请致电10086。",
@@ -166,7 +260,10 @@ async def run_demo(settings: Settings, engine: AsyncEngine, console: Console, *,
         )
     run_dir = Path("var") / "demo" / name
     csv_path = run_dir / "leads.csv"
-    _write_leads(csv_path, leads, seed)
+    if pbx is not None:
+        _write_pbx_leads(csv_path, leads)
+    else:
+        write_leads(csv_path, leads, seed, LEAD_COLUMNS[FLOW])
     report = await import_leads(factory, vault, campaign.id, csv_path, region=settings.default_region)
     console.print(f"导入名单 import: {report.summary()}")
     for issue in report.errors:
@@ -179,30 +276,37 @@ async def run_demo(settings: Settings, engine: AsyncEngine, console: Console, *,
 
     clock = RealClock()
     floor = Floor(clock)
-    for work_id in DEMO_AGENTS:
-        floor.add(work_id, f"bot/{work_id}")
     recordings_dir = run_dir / "recordings"
     done: list[tuple[LiveCall, CallAttempt]] = []
+    keeper: RecordingKeeper | None = None
+    backend: TelephonyBackend
+    if pbx is not None:
+        from agents.softphone_cli import endpoint_of  # here: the simulator demo never loads pjsua2
+
+        for work_id in agents:
+            floor.add(work_id, endpoint_of(work_id))
+        backend = AsteriskBackend(pbx.settings)
+        keeper = RecordingKeeper(
+            factory,
+            spool_dir=pbx.spool_dir,
+            store_dir=recordings_dir,
+            retention=timedelta(days=settings.recording_retention_days),
+        )
+    else:
+        for work_id in agents:
+            floor.add(work_id, f"bot/{work_id}")
+        backend = SimBackend(PROFILE, seed=seed, clock=clock)
 
     async def after_call(call: LiveCall, attempt: CallAttempt) -> None:
+        if keeper is not None:  # Asterisk recorded it: collect the file once MixMonitor has closed it
+            job = recording_job(call, campaign.vendor_id)
+            if job is not None:
+                keeper.collect(job)
+            done.append((call, attempt))
+            return
         if call.run is None:
             return
-        path = recordings_dir / f"{call.call_id}.wav"
-        lines = lines_from_transcript(call.run.flow, call.run.transcript, call.run.render)
-        if lines:
-            await synthesize(lines, path)
-            async with factory() as session, session.begin():
-                session.add(
-                    RecordingFile(
-                        call_id=call.call_id,
-                        vendor_id=campaign.vendor_id,
-                        work_id=call.slot.work_id if call.slot else None,
-                        path=str(path),
-                        answer_offset=0.0,
-                        created_at=runner.wall(),
-                        expires_at=runner.wall() + timedelta(days=settings.recording_retention_days),
-                    )
-                )
+        await synth_recording(factory, settings, campaign, call, recordings_dir, runner.wall())
         done.append((call, attempt))
 
     start = clock.now()
@@ -210,24 +314,39 @@ async def run_demo(settings: Settings, engine: AsyncEngine, console: Console, *,
         campaign=campaign,
         engine=registry.engine(campaign.flow_id, campaign.flow_version),
         session_factory=factory,
-        backend=SimBackend(PROFILE, seed=seed, clock=clock),
+        backend=backend,
         clock=clock,
         floor=floor,
-        desk=BotDesk(clock, seed=seed, profile=BOTS),
+        desk=BotDesk(clock, seed=seed, profile=PBX_BOTS if pbx is not None else BOTS),
         vault=vault,
         tick=0.25,
         ring_timeout=8.0,
-        recordings_dir=str(recordings_dir),
+        recordings_dir=pbx.settings.recordings_dir if pbx is not None else str(recordings_dir),
         wall=lambda: wall0 + timedelta(seconds=clock.now() - start),
         on_call_done=after_call,
     )
-    with Live(_progress(runner, start), console=console, refresh_per_second=4, transient=False) as live:
-        task = asyncio.create_task(runner.run())
-        while not task.done():
-            live.update(_progress(runner, start))
-            await asyncio.sleep(0.25)
-        stats = await task
-        live.update(_progress(runner, start))
+    if isinstance(backend, AsteriskBackend):
+        await backend.start()  # a BackendError says AMI is not there: asterisk.sh start
+    try:
+        with Live(_progress(runner, start, keeper), console=console, refresh_per_second=4, transient=False) as live:
+            task = asyncio.create_task(runner.run())
+            try:
+                while not task.done():
+                    live.update(_progress(runner, start, keeper))
+                    await asyncio.sleep(0.25)
+                stats = await task
+                if keeper is not None:
+                    await keeper.drain()
+            finally:
+                if not task.done():
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+                if keeper is not None:
+                    await keeper.aclose()
+            live.update(_progress(runner, start, keeper))
+    finally:
+        if isinstance(backend, AsteriskBackend):
+            await backend.aclose()
     async with factory() as session, session.begin():
         await set_state(session, audit, campaign.id, "completed", actor="demo", now=runner.wall())
 
@@ -316,15 +435,49 @@ async def _qa(
     return paths, review_state
 
 
-@click.command("demo", help="A simulated campaign end to end: import, dial, bots, recordings, replay, QA review.")
-@click.option("--leads", default=40, show_default=True, help="How many synthetic leads.")
+@click.command("demo", help="A campaign end to end: import, dial, agents, recordings, replay, QA review.")
+@click.option("--leads", type=click.IntRange(min=1), default=None, help="How many leads [sim: 40, asterisk: 12].")
 @click.option("--seed", default=7, show_default=True, help="Seed of the simulator and the bots.")
-def demo(leads: int, seed: int) -> None:
+@click.option(
+    "--backend",
+    type=click.Choice(["sim", "asterisk"]),
+    default="sim",
+    show_default=True,
+    help="sim: the built-in simulator and bot agents; asterisk: the local Asterisk (deploy/asterisk/asterisk.sh "
+    "start) and the agents' softphones (waihu softphone WORK_ID --auto-answer).",
+)
+@click.option(
+    "--agents",
+    default="A1001,A1002",
+    show_default=True,
+    help="asterisk: the work IDs whose softphones answer (comma-separated; A1001 is endpoint agent1001).",
+)
+@click.option(
+    "--asterisk-env",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("var/asterisk/asterisk.env"),
+    show_default=True,
+    help="asterisk: the settings file asterisk.sh writes (AMI, secrets, recordings directory).",
+)
+def demo(leads: int | None, seed: int, backend: str, agents: str, asterisk_env: Path) -> None:
     settings = get_settings()
     console = Console()
+    pbx: AsteriskDemo | None = None
+    if backend == "asterisk":
+        if not asterisk_env.is_file():
+            raise click.ClickException(f"{asterisk_env} not found: run deploy/asterisk/asterisk.sh start first")
+        work_ids = tuple(a.strip() for a in agents.split(",") if a.strip())
+        if not work_ids:
+            raise click.ClickException("--agents names no work ID")
+        pbx = AsteriskDemo.from_env_file(asterisk_env, work_ids)
+        console.print(
+            f"Asterisk at {pbx.settings.host}:{pbx.settings.port}; agents {', '.join(work_ids)} "
+            "(their softphones must be registered: waihu softphone WORK_ID --auto-answer)"
+        )
+    count = leads if leads is not None else (12 if pbx is not None else 40)
 
     async def work(engine: AsyncEngine) -> DemoResult:
-        return await run_demo(settings, engine, console, leads=leads, seed=seed)
+        return await run_demo(settings, engine, console, leads=count, seed=seed, pbx=pbx)
 
     result = run_with_engine(settings, work)
     console.rule("演示结束 summary")

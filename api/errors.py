@@ -42,6 +42,7 @@ from agents.errors import (
 )
 from dialer.errors import (
     AgentAssignmentError,
+    BackendError,
     CampaignError,
     CampaignNotFound,
     CampaignStateError,
@@ -51,6 +52,7 @@ from dialer.errors import (
 from flows.errors import FlowError, FlowFileError, FlowNotFound, FlowRunError
 from recordings.errors import (
     NotVisible,
+    RecordingCorrupt,
     RecordingDeleted,
     RecordingNotFound,
     ReviewRefused,
@@ -121,6 +123,7 @@ STATUS_BY_CLASS: Final[Mapping[type[Exception], int]] = {
     AgentAssignmentError: 422,
     LeadImportError: 422,
     PacingError: 422,
+    BackendError: 503,
     # flows
     FlowFileError: 422,
     FlowNotFound: 404,
@@ -133,6 +136,7 @@ STATUS_BY_CLASS: Final[Mapping[type[Exception], int]] = {
     ScoreInvalid: 422,
     RecordingNotFound: 404,
     RecordingDeleted: 410,
+    RecordingCorrupt: 409,  # the file no longer matches its stored size / SHA-256: QA must not hear it
     # waihu
     ConfigError: 500,
     VaultError: 500,

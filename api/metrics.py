@@ -5,7 +5,9 @@ Each app has its own registry (no process-global state), so tests can build many
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
@@ -44,6 +46,49 @@ class Metrics:
         self.agents = Gauge(
             "waihu_agents_by_state", "Logged-in agents by their current state", ["state"], registry=self.registry
         )
+
+        self.ami_up = Gauge(
+            "waihu_ami_connected",
+            "1 while a live campaign's AMI connection is up, 0 while it is down (connecting, reconnecting, closed)",
+            ["campaign", "state"],
+            registry=self.registry,
+        )
+        self.dialer_agents = Gauge(
+            "waihu_dialer_agents",
+            "Agents on a live campaign's floor by dialer state (ready, reserved, on_call, wrap_up, paused)",
+            ["campaign", "state"],
+            registry=self.registry,
+        )
+        self.dialer_calls = Gauge(
+            "waihu_dialer_calls_in_progress",
+            "A live campaign's calls in progress by call state",
+            ["campaign", "state"],
+            registry=self.registry,
+        )
+        self.dialer_hour_abandon = Gauge(
+            "waihu_dialer_hour_abandon_rate",
+            "A live campaign's abandoned over answered calls in the trailing hour (this process's dialer)",
+            ["campaign"],
+            registry=self.registry,
+        )
+
+    def live(self, snapshots: Mapping[int, Mapping[str, Any]]) -> None:
+        """The live campaigns' dialers (api.dialing.DialerPool.snapshot of each)."""
+        for gauge in (self.ami_up, self.dialer_agents, self.dialer_calls, self.dialer_hour_abandon):
+            gauge.clear()
+        for campaign_id, snap in snapshots.items():
+            label = str(campaign_id)
+            ami = snap.get("ami_state")
+            if ami is not None:
+                self.ami_up.labels(label, str(ami)).set(1.0 if ami == "connected" else 0.0)
+            agents: dict[str, int] = {}
+            for agent in snap.get("agents", []):
+                agents[agent["state"]] = agents.get(agent["state"], 0) + 1
+            for state, count in agents.items():
+                self.dialer_agents.labels(label, state).set(count)
+            for state, count in dict(snap.get("calls_in_progress", {})).items():
+                self.dialer_calls.labels(label, state).set(count)
+            self.dialer_hour_abandon.labels(label).set(float(snap.get("hour_abandon_rate", 0.0)))
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         self.request_seconds.labels(route, method, str(status)).observe(seconds)

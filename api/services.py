@@ -7,12 +7,9 @@ handler answers 404, so its existence does not leak.
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -23,7 +20,6 @@ from api.demo import call_record
 from api.deps import Caller
 from api.errors import ApiError, ObjectNotFound
 from dialer.campaigns import get_campaign
-from dialer.leads import ImportReport, import_leads
 from dialer.models import CallAttempt, Campaign, Lead
 from recordings import reviews
 from recordings.autochecks import CallFacts
@@ -37,7 +33,6 @@ __all__ = [
     "campaign_for",
     "campaign_stats",
     "get_review",
-    "import_leads_upload",
     "list_campaigns",
     "search_calls",
     "start_review",
@@ -111,27 +106,6 @@ async def campaign_stats(session: AsyncSession, campaign_ids: Sequence[int]) -> 
         i: CampaignStats(leads[i], calls[i], outcomes[i], sum(calls[i].values()), answered[i], abandoned[i])
         for i in ids
     }
-
-
-async def import_leads_upload(caller: Caller, campaign: Campaign, data: bytes) -> ImportReport:
-    """Import an uploaded CSV (held in a private temporary file while the importer reads it)."""
-    state = caller.state
-    await caller.session.commit()  # the importer writes on its own connections: end this one's read snapshot
-    with tempfile.TemporaryDirectory(prefix="waihu-upload-") as tmp:
-        path = Path(tmp) / "leads.csv"
-        await asyncio.to_thread(path.write_bytes, data)
-        report = await import_leads(
-            state.sessions, state.vault, campaign.id, path, region=state.settings.default_region, workers=0
-        )
-    await state.audit.append(
-        caller.session,
-        actor=caller.work_id,
-        action="lead.import",
-        target=f"campaign:{campaign.id}",
-        details={"rows": report.rows, "imported": report.imported, "errors": len(report.errors)},
-    )
-    await caller.session.commit()
-    return report
 
 
 async def search_calls(

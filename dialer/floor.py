@@ -25,6 +25,10 @@ class SlotState(StrEnum):
     PAUSED = "paused"
 
 
+#: an agent in these states holds no call or preview: a pause or logout applies at once
+_IDLE = frozenset({SlotState.READY, SlotState.PAUSED})
+
+
 @dataclass
 class AgentSlot:
     work_id: str
@@ -33,6 +37,9 @@ class AgentSlot:
     state: SlotState
     since: float
     call_id: str | None = None
+    #: the agent asked to pause (or to leave the floor) during a call: done when the call is over
+    pause_after: bool = False
+    leave_after: bool = False
 
 
 class Floor:
@@ -100,13 +107,54 @@ class Floor:
         slot.state, slot.since, slot.call_id = SlotState.WRAP_UP, self.clock.now(), None
 
     async def ready(self, work_id: str) -> None:
+        """The agent is free again: ready, unless they asked to pause or leave meanwhile."""
         slot = self._slot(work_id)
+        if slot.leave_after:
+            del self.slots[work_id]
+            return
+        if slot.pause_after:
+            slot.pause_after = False
+            slot.state, slot.since, slot.call_id = SlotState.PAUSED, self.clock.now(), None
+            return
         slot.state, slot.since, slot.call_id = SlotState.READY, self.clock.now(), None
         await self._notify()
 
     async def pause(self, work_id: str) -> None:
         slot = self._slot(work_id)
         slot.state, slot.since = SlotState.PAUSED, self.clock.now()
+
+    async def request_ready(self, work_id: str, endpoint: str) -> AgentSlot:
+        """The agent says ready: joins the floor, or comes back from a pause; during a call the call goes on
+        and the agent is ready after it (a pause asked for meanwhile is taken back)."""
+        slot = self.slots.get(work_id)
+        if slot is None:
+            slot = self.add(work_id, endpoint)
+            await self._notify()
+            return slot
+        slot.pause_after = slot.leave_after = False
+        if slot.state is SlotState.PAUSED:
+            await self.ready(work_id)
+        return slot
+
+    def request_pause(self, work_id: str) -> None:
+        """The agent pauses: now if idle, else when the current call (or preview) is over."""
+        slot = self.slots.get(work_id)
+        if slot is None:
+            return
+        if slot.state in _IDLE:
+            slot.state, slot.since = SlotState.PAUSED, self.clock.now()
+        else:
+            slot.pause_after = True
+
+    def request_leave(self, work_id: str) -> None:
+        """The agent logs out: off the floor now if idle, else when the current call is over."""
+        slot = self.slots.get(work_id)
+        if slot is None:
+            return
+        if slot.state in _IDLE:
+            del self.slots[work_id]
+        else:
+            slot.leave_after = True
 
     def elapsed(self, state: SlotState) -> tuple[float, ...]:
         now = self.clock.now()

@@ -92,6 +92,13 @@ class LiveCall:
     played: asyncio.Event = field(default_factory=asyncio.Event)
     #: the agent this call was placed for (preview, or a callback they promised)
     reserved: AgentSlot | None = None
+    #: the campaign's wrap-up limit in seconds (what the agent's console counts down)
+    wrap_up_limit: int | None = None
+
+    @property
+    def recorded(self) -> bool:
+        """A recording of this call was started (bridged calls, and abandoned ones with the safe-harbor message)."""
+        return any(kind == "RecordingStarted" for _, kind, _ in self.events)
 
 
 @dataclass(frozen=True)
@@ -347,6 +354,7 @@ class CampaignRunner:
             lifecycle=CallLifecycle(call_id),
             originated_at=self.clock.now(),
             reserved=reserved,
+            wrap_up_limit=self.campaign.wrap_up_limit_seconds,
         )
         call.lifecycle.move(CallState.DIALING, call.originated_at)
         self.calls[call_id] = call
@@ -474,6 +482,9 @@ class CampaignRunner:
             assert call.answered_at is not None
             self.ledger.abandoned(call.answered_at)
             message = self.campaign.safe_harbor_message or "safe-harbor"
+            # every answered call is recorded, an abandoned one too: the record shows the message was played
+            with contextlib.suppress(DialerError):
+                await self.backend.start_recording(call.call_id, self._recording_path(call))
             await self.backend.play(call.call_id, message)
             # the customer hears the whole message (company and call-back number) before the line drops
             try:
@@ -484,7 +495,7 @@ class CampaignRunner:
                 await self.backend.hangup(call.call_id, HangupCause.ABANDONED)
             return
         call.slot = slot
-        await self.backend.start_recording(call.call_id, f"{self.recordings_dir}/{call.call_id}.wav")
+        await self.backend.start_recording(call.call_id, self._recording_path(call))
         await self.backend.bridge(call.call_id, slot.endpoint)
 
     def _start_talk(self, call: LiveCall) -> None:
@@ -518,6 +529,10 @@ class CampaignRunner:
             self.recent.attempt(event.at - call.originated_at, live=False)
         if call.slot is not None and CallState.BRIDGED not in call.lifecycle.times:
             await self._release(call)  # claimed, but the customer was gone before the agent answered
+        # stored beside the event loop: a write waiting for the database never holds up other calls' events
+        self._spawn(self._store_unconnected(call, event), f"{call.call_id}-store")
+
+    async def _store_unconnected(self, call: LiveCall, event: HungUp) -> None:
         await self._store(call, event)
         if call.reserved is not None and call.slot is None:  # the reserved agent's call did not connect
             await self.floor.ready(call.reserved.work_id)
@@ -590,7 +605,7 @@ class CampaignRunner:
                         transcript=[e.to_dict() for e in run.transcript] if run else None,
                         tags=list(run.tags) if run else None,
                         captured_enc=self.vault.encrypt(json.dumps(run.captured, ensure_ascii=False)) if run else None,
-                        recording_path=f"{self.recordings_dir}/{call.call_id}.wav" if call.slot else None,
+                        recording_path=self._recording_path(call) if call.recorded else None,
                     )
                 )
                 session.add_all(
@@ -606,6 +621,9 @@ class CampaignRunner:
             # under the write lock: the hook may write to the database too (see ``_writes``)
             async with self._writes:
                 await self.on_call_done(call, attempt)
+
+    def _recording_path(self, call: LiveCall) -> str:
+        return f"{self.recordings_dir}/{call.call_id}.wav"
 
     def _at(self, clock_time: float | None) -> datetime | None:
         if clock_time is None:

@@ -282,6 +282,7 @@ class FlowRun:
 
     __slots__ = (
         "_busy",
+        "_listeners",
         "call_id",
         "captured",
         "clock",
@@ -324,6 +325,7 @@ class FlowRun:
         self.outcome: str | None = None
         self.ended = False
         self._busy = False
+        self._listeners: list[Callable[[], None]] | None = None
         self.state: str = ""
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -339,6 +341,22 @@ class FlowRun:
         self.engine.machine.add_model(self)
         self._entered("enter")
         return self.step
+
+    def on_end(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the run ends (an outcome, or the line dropped); at once if it has ended.
+
+        For whoever waits on the agent while the customer may hang up (the console), so nobody polls."""
+        if self.ended:
+            callback()
+            return
+        if self._listeners is None:
+            self._listeners = []
+        self._listeners.append(callback)
+
+    def _ended(self) -> None:
+        listeners, self._listeners = self._listeners, None
+        for callback in listeners or ():
+            callback()
 
     async def close(self) -> None:
         """Detach from the shared machine (call it when the call's record is stored)."""
@@ -481,6 +499,7 @@ class FlowRun:
             self.ended = True
             self.stack.clear()
             self._record("hangup", END, reason)
+        self._ended()
 
     # -- coaching ----------------------------------------------------------------------------
 
@@ -510,6 +529,7 @@ class FlowRun:
         self.outcome = outcome
         self.stack.clear()
         self._record("outcome", END, outcome)
+        self._ended()
 
     def _validate(self, st: FlowState, values: Mapping[str, Any], *, required: bool) -> dict[str, Any]:
         fields = {f.name: f for f in st.capture}

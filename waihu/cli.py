@@ -30,7 +30,7 @@ T = TypeVar("T")
 
 LAZY_COMMANDS: dict[str, str] = {
     "flows": "flows.cli:flows",
-    "demo": "api.demo:demo",
+    "demo": "api.demo_server:demo",
     "campaign": "api.demo:campaign",
     "leads": "dialer.cli:leads",
     "agents": "agents.cli:agents",

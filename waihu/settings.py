@@ -13,11 +13,11 @@ import re
 from datetime import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from waihu.errors import ConfigError
@@ -83,6 +83,27 @@ class Settings(BaseSettings):
     #: how long a call recording is kept before the retention job deletes it (a tombstone stays)
     recording_retention_days: int = Field(default=180, ge=1)
     # -- attendance (第十七条) --
+    #: where the API's campaigns dial: "sim" (the built-in simulator: demos, training) or "asterisk" (AMI below).
+    #: Training campaigns always run on the simulator. The AMI names match deploy/asterisk/asterisk.sh's
+    #: settings file (var/asterisk/asterisk.env), so ``set -a; . var/asterisk/asterisk.env`` configures them.
+    telephony: Literal["sim", "asterisk"] = "sim"
+    ami_host: str = "127.0.0.1"
+    ami_port: int = Field(default=5038, ge=1, le=65535)
+    ami_user: str = "waihu"
+    ami_secret: SecretStr = SecretStr("")
+    asterisk_trunk: str = "loopback"
+    #: where MixMonitor writes, as Asterisk sees the path (inside its chroot, if any)
+    asterisk_monitor_dir: str = "/var/spool/asterisk/monitor"
+    #: the same directory as this machine sees it (a chroot's path); unset: the monitor directory itself
+    asterisk_recordings_dir: Path | None = None
+    #: rewrites of a lead's number before it is dialed, tried in order (JSON pairs of a regular expression and
+    #: its replacement, e.g. [["\\+86(\\d+)", "0\\1"]] for a carrier that wants national numbers)
+    asterisk_number_rules: list[tuple[str, str]] = []
+    #: answering-machine detection (AMD()) on answered calls: a machine is hung up and counted as one
+    asterisk_amd: bool = False
+    #: where recordings land on this machine (the simulator's synthesized ones, and Asterisk's as seen from here)
+    recordings_dir: Path = Path("var/recordings")
+
     #: the local monthly minimum wage (元); a month of sick leave pays 80% of it
     minimum_wage_monthly: Decimal = Field(default=Decimal("2420"), ge=0)
 

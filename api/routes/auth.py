@@ -10,6 +10,7 @@ from agents.auth import change_password, login, logout
 from agents.models import User
 from agents.permissions import permissions_of
 from api.deps import CSRF_COOKIE, SESSION_COOKIE, Caller, DbSession, State, csrf_token_for, require_login
+from api.dialing import dialers_of
 from api.schemas.auth import LoginIn, LoginOut, Me, PasswordIn
 from api.schemas.common import ERRORS, ErrorBody, Ok
 
@@ -54,6 +55,7 @@ async def post_logout(caller: Annotated[Caller, Depends(require_login)], respons
     """End this login (the agent leaves the platform)."""
     await logout(caller.state.agents, caller.session, caller.token, now=caller.now())
     await caller.session.commit()
+    dialers_of(caller.state).agent_left(caller.work_id)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
     return Ok()

@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile
 from sqlalchemy import select
 
 from agents.permissions import require
 from api import services, webhooks
 from api.deps import Caller, require_permission
+from api.dialing import dialers_of
 from api.errors import ApiError, ObjectNotFound
+from api.imports import ImportJob, imports_of
 from api.models import WebhookDelivery, WebhookEndpoint
+from api.qa_service import campaign_funnel
 from api.schemas.campaigns import (
     CampaignIn,
+    CampaignLiveOut,
     CampaignOut,
     CampaignStatsOut,
     DeliveryOut,
     DncIn,
     DncOut,
+    FunnelOut,
+    FunnelStateOut,
+    ImportJobOut,
     ImportReportOut,
     RowIssueOut,
     WebhookCreated,
@@ -139,12 +147,61 @@ async def get_campaign(
     return campaign_out(campaign, stats[campaign.id])
 
 
-@router.post("/campaigns/{campaign_id}/leads", response_model=ImportReportOut)
+@router.get("/campaigns/{campaign_id}/live", response_model=CampaignLiveOut)
+async def get_live(
+    campaign_id: Id, caller: Annotated[Caller, Depends(require_permission("campaign.view"))]
+) -> CampaignLiveOut:
+    """The wallboard's view of the campaign's dialer: agents with their state and time in it, calls in progress,
+    answers, abandon rate (whole run and trailing hour) against its limit, outcomes."""
+    campaign = await services.campaign_for(caller, campaign_id, "campaign.view")
+    snapshot = dialers_of(caller.state).snapshot(campaign.id)
+    if snapshot is None:
+        return CampaignLiveOut(campaign_id=campaign.id, running=False, max_abandon_rate=campaign.max_abandon_rate)
+    return CampaignLiveOut.model_validate({"campaign_id": campaign.id, **snapshot})
+
+
+@router.get("/campaigns/{campaign_id}/funnel", response_model=FunnelOut)
+async def get_funnel(
+    campaign_id: Id,
+    caller: Annotated[Caller, Depends(require_permission("campaign.view"))],
+    since: Annotated[datetime | None, Query(description="calls started at or after (default: all)")] = None,
+    until: Annotated[datetime | None, Query(description="calls started before (default: now)")] = None,
+) -> FunnelOut:
+    """The per-script funnel: how many conversations reached each screen, which answers customers chose,
+    objections raised and outcomes."""
+    campaign = await services.campaign_for(caller, campaign_id, "campaign.view")
+    counted, rows = await campaign_funnel(
+        caller.session,
+        caller.state.flows,
+        caller.viewer,
+        campaign.id,
+        since=since or campaign.created_at,
+        until=until or caller.now() + timedelta(seconds=1),
+    )
+    return FunnelOut(
+        campaign_id=campaign.id,
+        flow=f"{campaign.flow_id}@{campaign.flow_version}",
+        calls=counted.calls,
+        states=[FunnelStateOut.model_validate(row) for row in rows],
+        objections=dict(counted.objections),
+        outcomes=dict(counted.outcomes),
+    )
+
+
+@router.post(
+    "/campaigns/{campaign_id}/leads",
+    response_model=ImportReportOut | ImportJobOut,
+    responses={202: {"model": ImportJobOut, "description": "background=true: the import runs; poll its progress"}},
+)
 async def post_leads(
     campaign_id: Id,
     caller: Annotated[Caller, Depends(require_permission("lead.import"))],
     file: Annotated[UploadFile, File(description="CSV with a header; `phone` required")],
-) -> ImportReportOut:
+    response: Response,
+    background: Annotated[
+        bool, Query(description="answer 202 at once and import in the background (progress: GET …/imports/{id})")
+    ] = False,
+) -> ImportReportOut | ImportJobOut:
     """Upload leads as CSV: good rows land, bad ones come back in the report (line, column, masked value)."""
     campaign = await services.campaign_for(caller, campaign_id, "lead.import")
     data = await file.read(MAX_UPLOAD_BYTES + 1)
@@ -153,8 +210,42 @@ async def post_leads(
             f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB; use `waihu leads import`",
             error_id="api.upload_too_large",
         )
-    report = await services.import_leads_upload(caller, campaign, data)
-    return report_out(report)
+    await caller.session.commit()  # the importer writes on its own connections: end this one's transaction
+    job = imports_of(caller.state).start(campaign.id, data, caller.work_id)
+    if background:
+        response.status_code = 202
+        return job_out(job)
+    assert job.task is not None
+    await job.task
+    if job.report is None:
+        raise ApiError(str((job.error or {}).get("message", "the import failed")), error_id="api.import_failed")
+    return report_out(job.report)
+
+
+def job_out(job: ImportJob) -> ImportJobOut:
+    return ImportJobOut(
+        import_id=job.id,
+        campaign_id=job.campaign_id,
+        state=job.state,
+        done=job.done,
+        total=job.total,
+        report=report_out(job.report) if job.report is not None else None,
+        error=job.error,
+    )
+
+
+@router.get("/campaigns/{campaign_id}/imports/{import_id}", response_model=ImportJobOut)
+async def get_import(
+    campaign_id: Id,
+    import_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")],
+    caller: Annotated[Caller, Depends(require_permission("lead.import"))],
+) -> ImportJobOut:
+    """A background lead upload: rows done out of the file's rows, then its report."""
+    campaign = await services.campaign_for(caller, campaign_id, "lead.import")
+    job = imports_of(caller.state).jobs.get(import_id)
+    if job is None or job.campaign_id != campaign.id:
+        raise ObjectNotFound(f"no lead import {import_id} for campaign {campaign.id}")
+    return job_out(job)
 
 
 async def _move(caller: Caller, campaign_id: Id, target: str, *, expect: str | None = None) -> CampaignOut:
@@ -172,10 +263,24 @@ async def _move(caller: Caller, campaign_id: Id, target: str, *, expect: str | N
 Launcher = Annotated[Caller, Depends(require_permission("campaign.launch"))]
 
 
+async def _run(caller: Caller, campaign_id: Id, *, expect: str) -> CampaignOut:
+    """Into running, and its dialer started; if the dialer cannot start (Asterisk unreachable), back to
+    ``expect`` and the error answered."""
+    out = await _move(caller, campaign_id, "running", expect=expect)
+    try:
+        await dialers_of(caller.state).start(out.id)
+    except Exception:
+        await set_state(caller.session, caller.state.audit, out.id, "paused", actor=caller.work_id)
+        await caller.session.commit()
+        raise
+    return out
+
+
 @router.post("/campaigns/{campaign_id}/start", response_model=CampaignOut)
 async def start(campaign_id: Id, caller: Launcher) -> CampaignOut:
-    """draft → running."""
-    return await _move(caller, campaign_id, "running", expect="draft")
+    """draft → running: the campaign's dialer starts (the simulator, or Asterisk when WAIHU_TELEPHONY=asterisk;
+    training campaigns always on the simulator); agents assigned to it get calls once their console is ready."""
+    return await _run(caller, campaign_id, expect="draft")
 
 
 @router.post("/campaigns/{campaign_id}/pause", response_model=CampaignOut)
@@ -186,8 +291,8 @@ async def pause(campaign_id: Id, caller: Launcher) -> CampaignOut:
 
 @router.post("/campaigns/{campaign_id}/resume", response_model=CampaignOut)
 async def resume(campaign_id: Id, caller: Launcher) -> CampaignOut:
-    """paused → running."""
-    return await _move(caller, campaign_id, "running", expect="paused")
+    """paused → running (the dialer places calls again)."""
+    return await _run(caller, campaign_id, expect="paused")
 
 
 @router.post("/campaigns/{campaign_id}/stop", response_model=CampaignOut)

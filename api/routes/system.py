@@ -9,6 +9,7 @@ from fastapi import APIRouter, Response
 from sqlalchemy import text
 
 from api.deps import State
+from api.dialing import dialers_of
 from api.metrics import CONTENT_TYPE
 from api.schemas.system import StatusOut
 from waihu import migrate
@@ -50,7 +51,10 @@ async def get_status(state: State, response: Response) -> StatusOut:
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE: {}}}})
 async def get_metrics(state: State) -> Response:
-    """Prometheus text: calls by result, abandon rate per campaign, agents by state, request latencies."""
+    """Prometheus text: calls by result, abandon rate per campaign, agents by state, request latencies, and
+    per live campaign its AMI connection, floor, calls in progress and trailing-hour abandon rate."""
     async with state.sessions() as session:
         await state.metrics.refresh(session, state.now())
+    pool = dialers_of(state)
+    state.metrics.live({cid: snap for cid in list(pool.live) if (snap := pool.snapshot(cid)) is not None})
     return Response(state.metrics.render(), media_type=CONTENT_TYPE)

@@ -12,6 +12,7 @@ from agents.models import ChangeRequest
 from agents.sessions import list_open_sessions
 from agents.users import UserView, list_users, show_user
 from api.deps import Caller, require_permission
+from api.dialing import dialers_of
 from api.schemas.common import ERRORS, Id, Ok
 from api.schemas.people import ChangeRequestIn, ChangeRequestOut, DecisionIn, SessionOut, UserOut
 from waihu.pii import mask_text
@@ -140,4 +141,5 @@ async def post_force_logout(
     """End another work ID's login (audited)."""
     await force_logout(caller.state.agents, caller.session, caller.user, work_id, now=caller.now())
     await caller.session.commit()
+    dialers_of(caller.state).agent_left(work_id)
     return Ok()

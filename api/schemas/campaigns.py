@@ -139,6 +139,34 @@ class ImportReportOut(BaseModel):
     duplicates: list[RowIssueOut]
 
 
+class ImportJobOut(BaseModel):
+    """A lead upload running in the background (``?background=true``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "import_id": "9f1c2b7e0a4d4e6f8a1b2c3d4e5f6a7b",
+                    "campaign_id": 3,
+                    "state": "running",
+                    "done": 20000,
+                    "total": 50000,
+                    "report": None,
+                    "error": None,
+                }
+            ]
+        }
+    )
+
+    import_id: str
+    campaign_id: int
+    state: Literal["running", "done", "failed"]
+    done: int = Field(description="rows read so far")
+    total: int = Field(description="rows in the file (an estimate from its lines until the end)")
+    report: ImportReportOut | None = None
+    error: dict[str, object] | None = None
+
+
 class DncIn(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"phone": "13812345678", "reason": "客户要求"}]})
 
@@ -205,3 +233,109 @@ class DeliveryOut(BaseModel):
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
+
+
+class LiveAgentOut(BaseModel):
+    work_id: str
+    state: str = Field(description="ready, reserved (a preview or a promised callback), on_call, wrap_up, paused")
+    seconds_in_state: float
+    call_id: str | None
+    bot: bool
+
+
+class CampaignLiveOut(BaseModel):
+    """What the wallboard shows: the campaign's dialer right now (this process's runner)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "campaign_id": 3,
+                    "running": True,
+                    "telephony": "sim",
+                    "ami_state": None,
+                    "error": None,
+                    "dial_mode": "progressive",
+                    "uptime_seconds": 612.5,
+                    "agents": [
+                        {
+                            "work_id": "A1001",
+                            "state": "on_call",
+                            "seconds_in_state": 42.0,
+                            "call_id": "call-1f",
+                            "bot": False,
+                        }
+                    ],
+                    "calls_in_progress": {"ringing": 2, "bridged": 1},
+                    "talking": 1,
+                    "placed": 40,
+                    "answered": 14,
+                    "abandoned": 0,
+                    "abandon_rate": 0.0,
+                    "hour_abandon_rate": 0.0,
+                    "max_abandon_rate": 0.03,
+                    "outcomes": {"success": 3, "refused": 5},
+                }
+            ]
+        }
+    )
+
+    campaign_id: int
+    running: bool = Field(description="False when no dialer runs for it in this process (draft, stopped, or done)")
+    telephony: str | None = None
+    ami_state: str | None = Field(default=None, description="connecting, connected, reconnecting, closed (Asterisk)")
+    error: str | None = Field(default=None, description="why the dialer stopped, if it failed")
+    dial_mode: str | None = None
+    uptime_seconds: float = 0.0
+    agents: list[LiveAgentOut] = []
+    calls_in_progress: dict[str, int] = {}
+    talking: int = 0
+    placed: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    abandon_rate: float = 0.0
+    hour_abandon_rate: float = Field(default=0.0, description="abandoned / answered over the trailing hour")
+    max_abandon_rate: float = 0.0
+    outcomes: dict[str, int] = {}
+
+
+class FunnelStateOut(BaseModel):
+    state: str
+    title: str | None
+    reached: int = Field(description="conversations that showed this screen at least once")
+    share: float = Field(description="reached / conversations")
+    answers: dict[str, int] = Field(description="times each customer answer was chosen here")
+
+
+class FunnelOut(BaseModel):
+    """How far a campaign's conversations got in its script, screen by screen."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "campaign_id": 3,
+                    "flow": "mobile-newspaper-trial@1",
+                    "calls": 40,
+                    "states": [
+                        {
+                            "state": "connect",
+                            "title": "开场确认机主",
+                            "reached": 40,
+                            "share": 1.0,
+                            "answers": {"是机主": 33, "不是机主": 7},
+                        }
+                    ],
+                    "objections": {"too_expensive": 4},
+                    "outcomes": {"trial_accepted": 12, "refused": 15},
+                }
+            ]
+        }
+    )
+
+    campaign_id: int
+    flow: str
+    calls: int = Field(description="conversations counted (answered calls that reached the script)")
+    states: list[FunnelStateOut]
+    objections: dict[str, int]
+    outcomes: dict[str, int]

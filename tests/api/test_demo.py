@@ -1,4 +1,5 @@
-"""`waihu demo`, the main job, end to end on a fresh SQLite database: calls, recordings, replay, a review."""
+"""`waihu campaign demo`, the headless campaign run, end to end on a fresh SQLite database: calls, recordings, replay,
+a review."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def test_the_demo_runs_a_campaign_and_leaves_replays_recordings_and_a_review(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WAIHU_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}")
     monkeypatch.setenv("WAIHU_KEY_FILE", str(tmp_path / "demo.key"))
-    result = CliRunner().invoke(main, ["demo", "--leads", "12", "--seed", "3"])
+    result = CliRunner().invoke(main, ["campaign", "demo", "--leads", "12", "--seed", "3"])
     assert result.exit_code == 0, result.output
     assert "QA review of the first answered call: acknowledged" in result.output
     assert "0 abandoned" in result.output

@@ -263,3 +263,26 @@ async def test_hundreds_of_concurrent_calls_share_one_machine_without_crosstalk(
     results = await asyncio.gather(*(call(i) for i in range(300)))
     assert all(expected == got for expected, got in results)
     assert len(demo_engine.machine.models) == 0
+
+
+async def test_on_end_tells_each_listener_once_on_an_outcome_or_a_hang_up(demo_engine: FlowEngine) -> None:
+    ended: list[str] = []
+    run = demo_engine.new_run(LEAD, mask=mask)
+    await run.start()
+    run.on_end(lambda: ended.append("first"))
+    run.on_end(lambda: ended.append("second"))
+    await run.choose("是本人")
+    assert ended == []
+    for label in ("方便", "高级版", "好的"):
+        await run.choose(label)
+    assert ended == ["first", "second"]
+    run.on_end(lambda: ended.append("late"))  # after the end: at once
+    assert ended == ["first", "second", "late"]
+
+    dropped = demo_engine.new_run(LEAD, mask=mask)
+    await dropped.start()
+    dropped.on_end(lambda: ended.append("hung up"))
+    await dropped.hang_up("customer hung up")
+    await dropped.hang_up("again")  # a second hang-up tells nobody again
+    assert ended[-1] == "hung up"
+    assert ended.count("hung up") == 1

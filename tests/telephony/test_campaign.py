@@ -10,11 +10,17 @@ is real and recorded); the script is worked by :class:`~dialer.bots.BotDesk` wit
 
 from __future__ import annotations
 
+import array
 import asyncio
 import dataclasses
+import hashlib
+import os
+import stat
+import wave
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -22,16 +28,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agents.models import User
 from agents.softphone import Softphone
+from api.dialing import recording_job
 from dialer.backends.asterisk import AmiState, AsteriskBackend, AsteriskSettings
 from dialer.backends.clock import RealClock
 from dialer.bots import BotDesk, BotProfile
 from dialer.campaigns import set_state
 from dialer.floor import Floor
 from dialer.models import CallAttempt, CallEventRow, Campaign, Lead
+from dialer.pacing import PacingSnapshot
 from dialer.runner import CampaignRunner, LiveCall
+from recordings.models import RecordingFile
+from recordings.store import RecordingKeeper
 from tests.dialer.factories import T0, World, add_leads, make_campaign, make_world
 from tests.telephony.conftest import pbx_command
-from tests.telephony.helpers import AsteriskEnv, until_recorded
+from tests.telephony.helpers import AsteriskEnv, audio_of, until_recorded
 
 PREFIX = "+86138"  # then three digits that make the number unique, then the test customer's five
 RULES = ((r"\+86138\d{3}(\d{5})", r"\1"),)
@@ -43,15 +53,17 @@ EXPECTED: Mapping[str, tuple[str, str | None]] = {
     "3": ("no_answer", "19"),
     "4": ("failed", "34"),
     "5": ("failed", "1"),
+    "6": ("machine", None),  # AMD says MACHINE; the dialer hangs up
     "8": ("failed", "21"),
 }
-# 30 leads: 17 answer (ring 0-1 s, talk 2-4 s), 3 busy, 4 never answer (39900 rings into the ring
-# timeout), 2 congestion, 2 invalid numbers, 2 rejections.
+# 30 leads: 15 answer (ring 0-1 s, talk 4-6 s: AMD takes the first ~1.5 s), 2 answering machines (AMD is on),
+# 3 busy, 4 never answer (39900 rings into the ring timeout), 2 congestion, 2 invalid, 2 rejections.
 CAMPAIGN_30 = [
-    "10003", "20000", "10102", "30100", "10004", "50000", "10003", "40000", "10103", "39900",
-    "10002", "80000", "10004", "20100", "10003", "30000", "10102", "10004", "40100", "10003",
-    "39900", "10002", "50000", "10103", "20000", "10004", "80100", "10003", "10102", "10002",
+    "10005", "20000", "10104", "30100", "10006", "50000", "60003", "40000", "10105", "39900",
+    "10004", "80000", "10006", "20100", "10005", "30000", "10104", "10006", "40100", "60102",
+    "39900", "10004", "50000", "10105", "20000", "10006", "80100", "10005", "10104", "10004",
 ]  # fmt: skip
+RETENTION = timedelta(days=180)
 # Screens of ~1 s: conversations of a second or more (MixMonitor may write nothing for a call shorter
 # than about half a second, before RTP flows both ways).
 QUICK_BOTS = BotProfile(seconds_per_screen=(0.8, 1.2), wrap_up_seconds=(0.1, 0.3), objection_chance=0.1)
@@ -83,8 +95,10 @@ async def running_campaign(world: World, numbers: list[str]) -> Campaign:
     return campaign
 
 
-async def agents_on_the_floor(make_phone: Callable[..., Softphone], clock: RealClock) -> tuple[Floor, list[Softphone]]:
-    phones = [make_phone(endpoint) for endpoint in AGENTS.values()]
+async def agents_on_the_floor(
+    make_phone: Callable[..., Softphone], clock: RealClock, **phone_options: Any
+) -> tuple[Floor, list[Softphone]]:
+    phones = [make_phone(endpoint, **phone_options) for endpoint in AGENTS.values()]
     for phone in phones:
         phone.register()
     for phone in phones:
@@ -139,6 +153,7 @@ def runner_for(
     *,
     bots: BotProfile = QUICK_BOTS,
     on_call_done: Callable[[LiveCall, CallAttempt], Awaitable[None]] | None = None,
+    policy: Callable[[PacingSnapshot], int] | None = None,
 ) -> CampaignRunner:
     start = clock.now()
     return CampaignRunner(
@@ -155,7 +170,36 @@ def runner_for(
         recordings_dir=env.monitor_dir,
         wall=lambda: T0 + timedelta(seconds=clock.now() - start),  # 10:00 in Shanghai, inside the window
         on_call_done=on_call_done,
+        policy=policy,
     )
+
+
+def keeper_for(world: World, env: AsteriskEnv, store: Path) -> RecordingKeeper:
+    """The recording keeper a campaign's composition runs beside the runner (as ``waihu campaign demo``)."""
+    return RecordingKeeper(world.factory, spool_dir=env.recordings, store_dir=store, retention=RETENTION)
+
+
+def keeping(keeper: RecordingKeeper, vendor_id: int | None) -> Callable[[LiveCall, CallAttempt], Awaitable[None]]:
+    """The runner's ``on_call_done``: hand every recorded call to the keeper."""
+
+    async def on_call_done(call: LiveCall, attempt: CallAttempt) -> None:
+        job = recording_job(call, vendor_id)
+        if job is not None:
+            keeper.collect(job)
+
+    return on_call_done
+
+
+def audible_seconds(path: Path, *, threshold: int = 500) -> float:
+    """Seconds of a WAV file in 20 ms frames louder than ``threshold`` (peak): speech, not silence."""
+    with wave.open(str(path)) as wav:
+        rate = wav.getframerate()
+        samples = array.array("h", wav.readframes(wav.getnframes()))
+    frame = rate // 50
+    loud = sum(
+        1 for i in range(0, len(samples), frame) if max((abs(v) for v in samples[i : i + frame]), default=0) > threshold
+    )
+    return loud / 50
 
 
 async def attempts_of(world: World) -> list[CallAttempt]:
@@ -170,17 +214,53 @@ async def number_of(world: World, attempt: CallAttempt) -> str:
         return world.vault.decrypt(lead.phone_enc)[-5:]
 
 
-async def check_bridged_recordings(world: World, env: AsteriskEnv, attempts: list[CallAttempt]) -> int:
-    """Every bridged call has its recording, named by call id, as long as the call was recorded
-    (RecordingStarted to HungUp, as the runner logged them)."""
+async def recording_of(world: World, call_id: str | None) -> RecordingFile | None:
+    async with world.factory() as session:
+        return await session.scalar(select(RecordingFile).where(RecordingFile.call_id == call_id))
+
+
+def check_file(row: RecordingFile) -> None:
+    """The stored file: the service user's, mode 0600, with the size, SHA-256 and duration on its row."""
+    path = Path(row.path)
+    info = path.stat()
+    assert stat.S_IMODE(info.st_mode) == 0o600
+    assert info.st_uid == os.getuid()
+    data = path.read_bytes()
+    assert row.size_bytes == len(data) == info.st_size
+    assert row.sha256 == hashlib.sha256(data).hexdigest()
+    seconds, _ = audio_of(path)
+    assert row.duration_seconds is not None
+    assert abs(row.duration_seconds - seconds) <= 0.01
+
+
+async def check_stored_recording(world: World, env: AsteriskEnv, attempt: CallAttempt, store: Path) -> RecordingFile:
+    """The call's recording was moved from Asterisk's spool into the store: a file of the service user's,
+    mode 0600, whose size, SHA-256 and duration are on its row, with the retention's expiry."""
+    assert attempt.recording_path == f"{env.monitor_dir}/{attempt.call_id}.wav"
+    row = await recording_of(world, attempt.call_id)
+    assert row is not None, attempt.call_id
+    path = Path(row.path)
+    assert path.parent.parent == store
+    assert path.name == f"{attempt.call_id}.wav"
+    assert not await asyncio.to_thread((env.recordings / f"{attempt.call_id}.wav").exists)  # out of the spool
+    await asyncio.to_thread(check_file, row)
+    assert row.expires_at == row.created_at + RETENTION
+    assert row.work_id == attempt.work_id
+    assert row.answer_offset <= 0.0  # recording starts once the call is answered (timeline zero: the answer)
+    return row
+
+
+async def check_bridged_recordings(world: World, env: AsteriskEnv, attempts: list[CallAttempt], store: Path) -> int:
+    """Every bridged call has its stored recording, as long as the call was recorded (RecordingStarted to
+    HungUp, as the runner logged them)."""
     checked = 0
     for attempt in attempts:
         if attempt.bridged_at is None:
             continue
-        assert attempt.recording_path == f"{env.monitor_dir}/{attempt.call_id}.wav"
+        row = await check_stored_recording(world, env, attempt, store)
         async with world.factory() as session:
             rows = (await session.scalars(select(CallEventRow).where(CallEventRow.call_id == attempt.call_id))).all()
-        seconds, peak = await until_recorded(env.recordings / f"{attempt.call_id}.wav", within=5)
+        seconds, peak = audio_of(Path(row.path))
         at = {row.kind: row.at for row in rows}
         recorded = (at["HungUp"] - at["RecordingStarted"]).total_seconds()
         assert abs(seconds - recorded) <= 0.75, (attempt.call_id, seconds, recorded)
@@ -191,18 +271,23 @@ async def check_bridged_recordings(world: World, env: AsteriskEnv, attempts: lis
 
 
 async def test_a_campaign_of_30_leads_runs_through_asterisk_with_agents_on_softphones(
-    sqlite_engine: AsyncEngine, asterisk: AsteriskEnv, make_phone: Callable[..., Softphone]
+    sqlite_engine: AsyncEngine, asterisk: AsteriskEnv, make_phone: Callable[..., Softphone], tmp_path: Path
 ) -> None:
     world = await make_world(sqlite_engine)
     campaign = await running_campaign(world, CAMPAIGN_30)
     clock = RealClock()
     floor, phones = await agents_on_the_floor(make_phone, clock)
-    backend = backend_for(asterisk)
+    backend = backend_for(asterisk, amd=True)
+    keeper = keeper_for(world, asterisk, tmp_path / "recordings")
     await backend.start()
     try:
-        runner = runner_for(world, campaign, backend, floor, clock, asterisk)
+        runner = runner_for(
+            world, campaign, backend, floor, clock, asterisk, on_call_done=keeping(keeper, campaign.vendor_id)
+        )
         stats = await asyncio.wait_for(runner.run(), 90)
+        await asyncio.wait_for(keeper.drain(), 30)
     finally:
+        await keeper.aclose()
         await backend.aclose()
 
     attempts = await attempts_of(world)
@@ -219,8 +304,11 @@ async def test_a_campaign_of_30_leads_runs_through_asterisk_with_agents_on_softp
         if cause is not None:
             assert attempt.cause == cause, (number, attempt.cause)
     answered = [a for a in attempts if a.result == "answered"]
-    assert len(answered) == 17
+    assert len(answered) == 15
     assert stats.abandoned == 0
+    machines = [a for a in attempts if a.result == "machine"]
+    assert len(machines) == 2
+    assert all(a.work_id is None and a.bridged_at is None and a.recording_path is None for a in machines)
     for attempt in answered:  # bridged to an agent, who worked the script; outcome and transcript stored
         assert attempt.work_id in AGENTS
         assert attempt.bridged_at is not None
@@ -229,9 +317,11 @@ async def test_a_campaign_of_30_leads_runs_through_asterisk_with_agents_on_softp
         assert attempt.transcript
         assert attempt.flow_ref == "mobile-newspaper-trial@1"
     assert sum(1 for a in answered if a.outcome) >= 10  # most scripts reached an outcome before a hang-up
-    assert await check_bridged_recordings(world, asterisk, attempts) == 17
+    assert await check_bridged_recordings(world, asterisk, attempts, tmp_path / "recordings") == 15
+    assert len(keeper.stored) == 15  # recordings of bridged calls only: no machine, no unanswered call
+    assert keeper.repaired == []  # each taken once MixMonitor had closed it
     assert {a.work_id for a in answered} == set(AGENTS)  # all three agents took calls
-    assert sum(sum(1 for c in p.calls if c.answered_at is not None) for p in phones) == 17
+    assert sum(sum(1 for c in p.calls if c.answered_at is not None) for p in phones) == 15
     async with world.factory() as session:
         kinds = (
             await session.scalars(select(CallEventRow.kind).where(CallEventRow.call_id == answered[0].call_id))
@@ -241,13 +331,13 @@ async def test_a_campaign_of_30_leads_runs_through_asterisk_with_agents_on_softp
 
 
 async def test_given_the_ami_connection_cut_and_asterisk_crashing_mid_campaign_then_the_runner_recovers(
-    sqlite_engine: AsyncEngine, asterisk: AsteriskEnv, make_phone: Callable[..., Softphone]
+    sqlite_engine: AsyncEngine, asterisk: AsteriskEnv, make_phone: Callable[..., Softphone], tmp_path: Path
 ) -> None:
     numbers = ["10104", "10003", "20000", "10104", "10003", "30100", "10104", "10003", "50000"] * 2
     world = await make_world(sqlite_engine)
     campaign = await running_campaign(world, numbers)
     clock = RealClock()
-    floor, phones = await agents_on_the_floor(make_phone, clock)
+    floor, phones = await agents_on_the_floor(make_phone, clock, media_timeout=2.0)
     states: list[AmiState] = []
     reconnected = asyncio.Event()
 
@@ -261,8 +351,11 @@ async def test_given_the_ami_connection_cut_and_asterisk_crashing_mid_campaign_t
     )
     done: list[str] = []
     progress = asyncio.Event()
+    keeper = keeper_for(world, asterisk, tmp_path / "recordings")
+    keep = keeping(keeper, campaign.vendor_id)
 
     async def on_call_done(call: LiveCall, attempt: CallAttempt) -> None:
+        await keep(call, attempt)
         done.append(call.call_id)
         progress.set()
 
@@ -288,21 +381,28 @@ async def test_given_the_ami_connection_cut_and_asterisk_crashing_mid_campaign_t
             before_crash = set(done) | set(runner.calls)
             reconnected.clear()
             await asyncio.to_thread(pbx_command, "kill")
-            # The agents' phones see their calls go dead and hang up (a SIGKILLed PBX sends no BYE; a phone
-            # left streaming RTP would be locked onto by Asterisk's strict RTP on a reused port).
+            # The agents' phones notice their calls went dead (a SIGKILLed PBX sends no BYE: no RTP for
+            # media_timeout seconds) and hang up by themselves before Asterisk is back (a phone left
+            # streaming RTP would be locked onto by Asterisk's strict RTP on a reused port).
+            talking = [phone for phone in phones if phone.active_calls()]
             for phone in phones:
-                await asyncio.to_thread(phone.hangup_all)
+                await phone.until(lambda p: not p.active_calls(), within=6)
             await asyncio.to_thread(pbx_command, "start")
             await reconnected.wait()
             stats = await campaign_task
+        await asyncio.wait_for(keeper.drain(), 30)
     finally:
         if not campaign_task.done():
             campaign_task.cancel()
             await asyncio.gather(campaign_task, return_exceptions=True)
+        await keeper.aclose()
         await backend.aclose()
 
     assert in_flight_at_cut > 0
     assert in_flight_at_crash > 0
+    assert talking  # agents were on calls when Asterisk died, and each such call ended on a media timeout
+    for phone in talking:
+        assert any(e.state == "media-timeout" for e in phone.events), phone.events
     assert backend.disconnects == 2
     assert backend.reconnects == 2
     assert backend.ended_unseen >= 1  # the crash's calls were closed by the reconcile
@@ -317,5 +417,75 @@ async def test_given_the_ami_connection_cut_and_asterisk_crashing_mid_campaign_t
     # The campaign carried on after the crash: calls placed afterwards were answered, bridged, recorded.
     after = [a for a in attempts if a.call_id not in before_crash and a.result == "answered" and a.bridged_at]
     assert after
-    assert await check_bridged_recordings(world, asterisk, after) == len(after)
+    assert await check_bridged_recordings(world, asterisk, after, tmp_path / "recordings") == len(after)
     assert floor.ready_count == len(AGENTS)  # no agent left stuck on a call that vanished
+    # The recordings of calls cut by the crash were never closed by Asterisk: kept, their headers repaired.
+    for attempt in attempts:
+        if attempt.call_id in before_crash and attempt.bridged_at is not None:
+            row = await recording_of(world, attempt.call_id)
+            if row is not None:
+                await asyncio.to_thread(check_file, row)
+
+
+async def test_given_no_free_agent_when_customers_answer_then_they_hear_the_safe_harbor_message(
+    sqlite_engine: AsyncEngine, asterisk: AsteriskEnv, make_phone: Callable[..., Softphone], tmp_path: Path
+) -> None:
+    """One agent, three customers answering at once: the first is bridged, the two others wait the 2 s
+    safe-harbor limit and are abandoned. Each listening customer (``9RRTT``: Asterisk records what that
+    customer's own channel receives) heard the message, and the dialer's recording of the call has it."""
+    numbers = ["10006", "90108", "90208"]
+    for number in numbers:
+        (asterisk.recordings / f"heard-{number}.wav").unlink(missing_ok=True)
+    world = await make_world(sqlite_engine)
+    campaign = await running_campaign(world, numbers)
+    clock = RealClock()
+    phone = make_phone("agent1001")
+    phone.register()
+    await phone.until(lambda p: p.registered, within=5)
+    floor = Floor(clock)
+    floor.add("A1", "agent1001")
+    backend = backend_for(asterisk)
+    keeper = keeper_for(world, asterisk, tmp_path / "recordings")
+    slow_agent = BotProfile(seconds_per_screen=(4.0, 5.0), wrap_up_seconds=(0.1, 0.2), objection_chance=0.0)
+    await backend.start()
+    try:
+        runner = runner_for(
+            world,
+            campaign,
+            backend,
+            floor,
+            clock,
+            asterisk,
+            bots=slow_agent,
+            on_call_done=keeping(keeper, campaign.vendor_id),
+            policy=lambda snapshot: 3,  # over-dial on purpose: every lead at once, one agent
+        )
+        stats = await asyncio.wait_for(runner.run(), 60)
+        await asyncio.wait_for(keeper.drain(), 30)
+    finally:
+        await keeper.aclose()
+        await backend.aclose()
+
+    attempts = await attempts_of(world)
+    by_number = {await number_of(world, a): a for a in attempts}
+    assert stats.abandoned == 2
+    assert by_number["10006"].result == "answered"
+    assert by_number["10006"].work_id == "A1"
+    for number in ("90108", "90208"):
+        attempt = by_number[number]
+        assert attempt.result == "abandoned", (number, attempt.result)
+        assert attempt.abandoned
+        assert attempt.work_id is None
+        async with world.factory() as session:
+            rows = (await session.scalars(select(CallEventRow).where(CallEventRow.call_id == attempt.call_id))).all()
+        kinds = [row.kind for row in rows]
+        assert kinds.index("Answered") < kinds.index("RecordingStarted") < kinds.index("PlaybackFinished")
+        assert [row.details.get("message") for row in rows if row.kind == "PlaybackFinished"] == ["safe-harbor"]
+        # The customer's side: Asterisk recorded what the customer's channel received — the prompt
+        # "sorry" + "please-try-call-later" (3.4 s of speech), nothing else was sent to them.
+        heard = asterisk.recordings / f"heard-{number}.wav"
+        await until_recorded(heard, within=5)
+        assert 2.0 <= audible_seconds(heard) <= 4.0, (number, audible_seconds(heard))
+        # The dialer's side: the abandoned call was recorded too, message included.
+        row = await check_stored_recording(world, asterisk, attempt, tmp_path / "recordings")
+        assert 2.0 <= audible_seconds(Path(row.path)) <= 4.0

@@ -1,0 +1,235 @@
+"""``waihu demo`` (``make demo``): the whole product on 127.0.0.1:8000 with SQLite and the simulator.
+
+It seeds a demo vendor with one work ID for every role (fresh passwords printed at start), both call
+scripts in running campaigns — 无锡手机报 (mobile-newspaper-trial) with five bot agents already taking
+calls beside the human agent's seat, and a training campaign on 教育回访 (edu-survey-invite) for the
+trainee — then serves the API and the pages until Ctrl-C (or ``--for`` seconds). A newcomer logs in as
+the printed agent, presses 示闲 and gets a simulated customer within seconds. Both campaigns call at any
+hour (their calling windows are the whole day: the customers are simulated).
+
+The scripted, headless run that ends with a summary is ``waihu campaign demo``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+import click
+from argon2 import PasswordHasher
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from agents.models import User, Vendor
+from api.demo import LEAD_COLUMNS, write_leads
+from api.deps import AppState
+from api.dialing import dialers_of
+from dialer.campaigns import create_campaign, set_state
+from dialer.leads import import_leads
+from dialer.models import Campaign
+from flows import PACKAGE_SCRIPTS, FlowRegistry
+from waihu.audit import AuditLog
+from waihu.cli import get_settings
+from waihu.db import engine_from_url, session_factory, utcnow
+from waihu.migrate import upgrade
+from waihu.settings import Settings
+from waihu.vault import Vault
+
+__all__ = ["demo", "seed_demo"]
+
+#: (work ID, role, what the login is for) — one per role
+PEOPLE: Final = (
+    ("A1001", "agent", "坐席 agent: the console"),
+    ("T1001", "trainee", "学员 trainee: the training campaign"),
+    ("TL01", "team_lead", "组长 team lead: the desk"),
+    ("OM01", "ops_manager", "运营经理 ops manager: the desk"),
+    ("QA01", "qa", "质检 QA: the replay"),
+    ("AD01", "admin", "管理员 admin (the client)"),
+)
+BOTS: Final = ("D001", "D002", "D003", "D004", "D005")
+ALL_DAY: Final = [["00:00", "23:59"]]
+SAFE_HARBOR: Final = "您好，这里是无锡移动，稍后将再与您联系，如有需要请致电10086。"
+
+
+@dataclass(frozen=True)
+class DemoSeed:
+    passwords: dict[str, str]
+    campaigns: dict[str, int]
+
+
+def _password() -> str:
+    return f"Demo-{secrets.token_hex(3)}-{secrets.randbelow(90) + 10}"
+
+
+async def _people(
+    factory: async_sessionmaker[AsyncSession], vault: Vault, hasher: PasswordHasher
+) -> tuple[int, dict[str, str]]:
+    now = utcnow()
+    passwords = {work_id: _password() for work_id, _, _ in PEOPLE}
+    async with factory() as session, session.begin():
+        vendor = await session.scalar(select(Vendor).where(Vendor.code == "demo"))
+        if vendor is None:
+            vendor = Vendor(code="demo", name="演示外包公司", id_quota=50, created_at=now)
+            session.add(vendor)
+            await session.flush()
+        for work_id, role in [*((w, r) for w, r, _ in PEOPLE), *((b, "agent") for b in BOTS)]:
+            user = await session.get(User, work_id)
+            if user is None:
+                user = User(
+                    work_id=work_id,
+                    name_enc=vault.encrypt(f"演示{work_id}"),
+                    role=role,
+                    vendor_id=None if role == "admin" else vendor.id,
+                    status="active",
+                    skills=[],
+                    failed_logins=0,
+                    created_at=now,
+                )
+                session.add(user)
+            # a fresh password each run, usable at once (a real work ID must change its first one)
+            password = passwords.get(work_id)
+            user.password_hash = hasher.hash(password) if password else None
+            user.password_changed_at = now
+            user.must_change_password = False
+            user.failed_logins = 0
+            user.locked_until = None
+            user.live_from = user.live_from or now
+        return vendor.id, passwords
+
+
+async def seed_demo(settings: Settings, *, leads: int = 400, seed: int = 1) -> DemoSeed:
+    """Migrate, seed the people and the two campaigns; earlier demo campaigns are stopped."""
+    engine = engine_from_url(settings.database_url)
+    try:
+        await upgrade(engine)
+        vault = Vault.from_settings(settings)
+        audit = AuditLog(vault.audit_key)
+        factory = session_factory(engine)
+        vendor_id, passwords = await _people(factory, vault, PasswordHasher())
+        registry = FlowRegistry([PACKAGE_SCRIPTS, *settings.flows_dirs])
+        stamp = datetime.now(UTC).strftime("%m%d-%H%M%S")
+        async with factory() as session, session.begin():
+            earlier = await session.scalars(
+                select(Campaign).where(Campaign.created_by == "demo", Campaign.state.in_(("running", "paused")))
+            )
+            for old in earlier.all():
+                await set_state(session, audit, old.id, "stopped", actor="demo")
+        campaigns: dict[str, int] = {}
+        plans = (
+            ("mobile", f"演示·无锡手机报 {stamp}", "mobile-newspaper-trial@1", ["A1001", *BOTS], False),
+            ("training", f"演示·教育回访培训 {stamp}", "edu-survey-invite@1", ["T1001"], True),
+        )
+        for key, name, flow, agents, training in plans:
+            async with factory() as session, session.begin():
+                campaign = await create_campaign(
+                    session,
+                    registry=registry,
+                    audit=audit,
+                    name=name,
+                    vendor_id=vendor_id,
+                    flow=flow,
+                    created_by="demo",
+                    agents=agents,
+                    dial_mode="progressive",
+                    calling_windows=ALL_DAY,
+                    timezone=settings.timezone,
+                    training=training,
+                    safe_harbor_message=SAFE_HARBOR,
+                    callback_number="10086",
+                    wrap_up_limit_seconds=60,
+                )
+                campaigns[key] = campaign.id
+            path = Path("var") / "demo" / f"{key}-{stamp}.csv"
+            write_leads(path, leads, seed + len(campaigns), LEAD_COLUMNS[flow])
+            await import_leads(factory, vault, campaigns[key], path, region=settings.default_region, workers=0)
+            async with factory() as session, session.begin():
+                await set_state(session, audit, campaigns[key], "running", actor="demo")
+        return DemoSeed(passwords, campaigns)
+    finally:
+        await engine.dispose()
+
+
+async def bots_ready(state: AppState) -> None:
+    """The bot agents take calls from the start (the app's ``on_start``)."""
+    pool = dialers_of(state)
+    pool.bot_ids.update(BOTS)
+    for work_id in BOTS:
+        await pool.agent_state(work_id, "ready")
+
+
+def _banner(console: Console, host: str, port: int, seeded: DemoSeed) -> None:
+    base = f"http://{host}:{port}"
+    console.print(f"\n[bold]Waihu 外呼 demo[/bold] on {base}  (SQLite, simulated customers; Ctrl-C stops it)\n")
+    pages = Table(show_header=False, box=None)
+    for label, path in (
+        ("登录 login", "/login"),
+        ("坐席工作台 agent console", "/console"),
+        ("组长工作台 team-lead desk", "/desk"),
+        ("质检回放 QA replay", "/qa"),
+        ("API docs", "/docs"),
+    ):
+        pages.add_row(label, f"{base}{path}")
+    console.print(pages)
+    logins = Table(title="demo logins (passwords are new each run)")
+    logins.add_column("work ID")
+    logins.add_column("password")
+    logins.add_column("for")
+    for work_id, _, what in PEOPLE:
+        logins.add_row(work_id, seeded.passwords[work_id], what)
+    console.print(logins)
+    console.print(
+        "Log in as [bold]A1001[/bold], press [bold]示闲[/bold] (ready): a simulated customer answers within seconds;"
+        " keys 1–9 choose the customer's answer.\n"
+        f"Bot agents {', '.join(BOTS)} are already working campaign {seeded.campaigns['mobile']}.\n"
+    )
+
+
+async def serve_demo(
+    settings: Settings, console: Console, *, host: str, port: int, seconds: float | None, leads: int
+) -> DemoSeed:
+    import uvicorn
+
+    from api.app import create_app
+
+    seeded = await seed_demo(settings, leads=leads)
+    stopper: list[asyncio.Task[None]] = []
+
+    async def on_start(state: AppState) -> None:
+        await bots_ready(state)
+        _banner(console, host, port, seeded)
+        if seconds is not None:
+            stopper.append(asyncio.create_task(stop_later(seconds)))
+
+    async def stop_later(after: float) -> None:
+        await asyncio.sleep(after)
+        server.should_exit = True
+
+    app = create_app(settings, run_migrations=True, webhook_interval=5.0, restore_campaigns=True, on_start=on_start)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
+    try:
+        await server.serve()
+    finally:
+        for task in stopper:
+            task.cancel()
+        await asyncio.gather(*stopper, return_exceptions=True)
+    return seeded
+
+
+@click.command("demo", help="Serve the demo: every page on 127.0.0.1:8000, campaigns running, logins printed.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--for", "seconds", type=float, default=None, help="Stop after this many seconds (default: Ctrl-C).")
+@click.option("--leads", type=int, default=400, show_default=True, help="Synthetic leads per campaign.")
+@click.pass_context
+def demo(ctx: click.Context, host: str, port: int, seconds: float | None, leads: int) -> None:
+    settings = get_settings(ctx)
+    console = Console()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_demo(settings, console, host=host, port=port, seconds=seconds, leads=leads))

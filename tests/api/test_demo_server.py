@@ -1,0 +1,77 @@
+"""`waihu demo`: the served demo — a work ID per role, both scripts running, bots on the floor, logins printed."""
+
+from __future__ import annotations
+
+import functools
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.demo_server import BOTS, PEOPLE, bots_ready, seed_demo
+from api.dialing import dialers_of
+from waihu.cli import main
+from waihu.settings import Settings, load_settings
+
+
+@pytest.fixture
+def demo_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WAIHU_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}")
+    monkeypatch.setenv("WAIHU_KEY_FILE", str(tmp_path / "demo.key"))
+    monkeypatch.setenv("WAIHU_RECORDINGS_DIR", str(tmp_path / "recordings"))
+    return load_settings()
+
+
+def test_the_demo_seeds_every_role_both_scripts_and_puts_the_bots_to_work(demo_settings: Settings) -> None:
+    app = create_app(demo_settings, on_start=bots_ready)
+    with TestClient(app) as client:
+        portal = client.portal
+        assert portal is not None
+        seeded = portal.call(functools.partial(seed_demo, demo_settings, leads=30))
+        portal.call(dialers_of(client.app.state.waihu).restore)  # type: ignore[attr-defined]
+        roles, tokens = set(), {}
+        for work_id, role, _ in PEOPLE:
+            answer = client.post("/auth/login", json={"work_id": work_id, "password": seeded.passwords[work_id]})
+            assert answer.status_code == 200, (work_id, answer.text)
+            assert answer.json()["role"] == role
+            roles.add(role)
+            tokens[work_id] = answer.json()["token"]
+        assert roles == {"trainee", "agent", "team_lead", "ops_manager", "qa", "admin"}
+        client.cookies.clear()
+        headers = {"Authorization": f"Bearer {tokens['TL01']}"}
+        campaigns = {c["id"]: c for c in client.get("/campaigns", headers=headers).json()}
+        mobile, training = campaigns[seeded.campaigns["mobile"]], campaigns[seeded.campaigns["training"]]
+        assert (mobile["flow"], mobile["state"]) == ("mobile-newspaper-trial@1", "running")
+        assert (training["flow"], training["state"], training["training"]) == ("edu-survey-invite@1", "running", True)
+        deadline = time.monotonic() + 20
+        while True:
+            live = client.get(f"/campaigns/{mobile['id']}/live", headers=headers).json()
+            if live["placed"] > 0:
+                break
+            assert time.monotonic() < deadline, live
+            time.sleep(0.1)
+        assert {a["work_id"] for a in live["agents"]} == set(BOTS)
+        assert all(a["bot"] for a in live["agents"])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_waihu_demo_serves_and_prints_the_urls_and_logins(demo_settings: Settings) -> None:
+    port = _free_port()
+    result = CliRunner().invoke(main, ["demo", "--port", str(port), "--for", "2", "--leads", "10"])
+    assert result.exit_code == 0, result.output
+    assert f"http://127.0.0.1:{port}/console" in result.output
+    assert f"http://127.0.0.1:{port}/desk" in result.output
+    for work_id, _, _ in PEOPLE:
+        assert work_id in result.output
+    assert "Demo-" in result.output
