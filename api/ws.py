@@ -4,11 +4,15 @@
 first message ``{"type": "auth", "token": …}``) and needs ``call.take``. Messages, all JSON objects:
 
 server → console
-    ``call.pop`` (call id, masked lead, the first step), ``call.step`` (the next step), ``call.ended``
-    (outcome), ``wrap_up``, ``state`` (the agent's state), ``error`` (the usual error body).
+    ``call.pop`` (call id, masked number and lead, the script's objections, customer types and outcomes, the
+    golden-opening checkpoints and the call's clock, the campaign's wrap-up limit, the first step),
+    ``call.step`` (the next step, checkpoints, the step an objection returns to), ``call.tags``,
+    ``call.ended`` (outcome), ``wrap_up`` (limit), ``wrap_up.done``, ``preview`` (masked lead),
+    ``state`` (the agent's state), ``error`` (the usual error body).
 console → server
-    ``choose`` (``option``, ``values``), ``objection`` (``id``), ``ready`` (wrap-up done),
-    ``state`` (``state``: ready / paused, ``reason``).
+    ``choose`` (``option``, ``values``), ``objection`` (``id``), ``tag`` (``code``: a customer type),
+    ``ready`` (wrap-up done) — each with the ``call_id`` it is meant for —, ``preview`` (``lead_id``,
+    ``dial``), ``state`` (``state``: ready / paused, ``reason``).
 
 The hub keeps each agent's current screen, so after a dropped socket the console gets the call and the
 step again on reconnect; what the agent sent is queued per work ID and never lost with a socket. The
@@ -23,9 +27,11 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.auth import authenticate
 from agents.models import User
@@ -33,36 +39,124 @@ from agents.permissions import require
 from agents.sessions import set_state
 from api.deps import SESSION_COOKIE, AppState
 from dialer.floor import AgentSlot
+from dialer.models import Campaign, Lead
 from dialer.runner import LiveCall, PreviewLead
-from flows import FlowError, FlowRun, StepView
+from flows import Flow, FlowError, FlowRun, StepView
+from flows.schema import CaptureField
 from waihu.errors import WaihuError
 from waihu.pii import mask
 
-__all__ = ["ConsoleHub", "console_of", "router", "step_json"]
+__all__ = ["ConsoleHub", "console_of", "router", "script_json", "step_json"]
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["agent console"])
 
 #: how often a desk waiting for the agent looks whether the customer hung up
-_POLL: Final = 0.05
+#: the inbox marker of a run's end (never sent by a console: the socket handler only forwards JSON objects
+#: from the agent, and this type is refused there)
+_RUN_ENDED: Final = "_run.ended"
 _REPLACED: Final = 4001
 _REFUSED: Final = 4003
 
 
-def step_json(step: StepView) -> dict[str, Any]:
-    """A screen for the console (its text already rendered with PII masked by the run)."""
+def _field_json(field: CaptureField) -> dict[str, Any]:
+    """A capture field with what the console needs to validate it as it is typed."""
+    return {
+        "name": field.name,
+        "label": field.label,
+        "type": field.type.value,
+        "required": field.required,
+        "choices": list(field.choices) if field.choices else None,
+        "min": field.min,
+        "max": field.max,
+        "max_length": field.max_length,
+        "pii": field.pii.value if field.pii else None,
+    }
+
+
+def step_json(step: StepView, flow: Flow | None = None) -> dict[str, Any]:
+    """A screen for the console (its text already rendered with PII masked by the run).
+
+    Each option says which capture fields it fills itself (``sets``) and whether it needs the screen's
+    required fields (``skip_capture``), so the console checks the fields before sending a choice.
+    """
+    states = flow.states if flow is not None else {}
+    options = []
+    for o in step.options:
+        compiled = states[step.state].options[o.index] if step.state in states else None
+        options.append(
+            {
+                "index": o.index,
+                "label": o.label,
+                "kind": o.kind,
+                "ends_call": o.ends_call,
+                "outcome": compiled.target if compiled is not None and compiled.kind == "outcome" else None,
+                "skip_capture": compiled.skip_capture if compiled else False,
+                "sets": sorted(compiled.set) if compiled else [],
+            }
+        )
     return {
         "state": step.state,
         "title": step.title,
         "text": step.text,
         "hint": step.hint,
         "notes": list(step.notes),
-        "options": [
-            {"index": o.index, "label": o.label, "kind": o.kind, "ends_call": o.ends_call} for o in step.options
-        ],
-        "capture": [{"name": f.name, "label": f.label, "required": f.required} for f in step.capture],
+        "options": options,
+        "capture": [_field_json(f) for f in step.capture],
+        "captured": dict(step.captured),
+        "timer_after": step.timer_after,
+        "timer_cue": step.timer_cue,
         "objection": step.objection,
         "objection_label": step.objection_label,
+        "depth": step.depth,
+    }
+
+
+def _checkpoints_json(run: FlowRun) -> list[dict[str, Any]]:
+    """The golden-opening checkpoints (15 / 45 / 90 s) with their status now and the states that meet them."""
+    states = {cp.id: list(cp.states) for cp in run.flow.checkpoints}
+    return [
+        {
+            "id": c.id,
+            "label": c.label,
+            "within": c.within,
+            "status": c.status,
+            "reached_at": None if c.reached_at is None else round(c.reached_at, 1),
+            "states": states.get(c.id, []),
+        }
+        for c in run.checkpoints()
+    ]
+
+
+def _return_to(run: FlowRun) -> dict[str, str] | None:
+    """The step an open objection handler returns to."""
+    if not run.stack:
+        return None
+    st = run.flow.states[run.stack[-1]]
+    return {"state": st.key, "title": st.title}
+
+
+def _live(run: FlowRun) -> dict[str, Any]:
+    """What changes with every step: the screen, the clock, the checkpoints, the tags."""
+    return {
+        "step": step_json(run.step, run.flow),
+        "elapsed": round(run.now(), 2),
+        "checkpoints": _checkpoints_json(run),
+        "return_to": _return_to(run),
+        "tags": list(run.tags),
+    }
+
+
+def script_json(flow: Flow) -> dict[str, Any]:
+    """What the console shows beside the step for the whole call: objections, customer types, outcomes."""
+    return {
+        "ref": flow.ref,
+        "title": flow.title,
+        "brand": flow.brand,
+        "objections": [{"id": o.id, "label": o.label, "principle": o.principle} for o in flow.objections.values()],
+        "customer_types": [{"code": code, "label": t.label, "tip": t.tip} for code, t in flow.customer_types.items()],
+        "outcomes": {code: {"label": o.label, "category": o.category.value} for code, o in flow.outcomes.items()},
+        "principles": list(flow.principles),
     }
 
 
@@ -72,17 +166,24 @@ def _error(exc: WaihuError | FlowError) -> dict[str, Any]:
 
 
 class ConsoleHub:
-    """Sockets, current screens and inboxes of the agents' consoles; an agent desk for the dialer."""
+    """Sockets, current screens and inboxes of the agents' consoles; an agent desk for the dialer.
 
-    def __init__(self) -> None:
+    ``sessions`` (the app's) lets the call pop carry the campaign's wrap-up limit; without it the
+    console counts the wrap-up up instead of down.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession] | None = None) -> None:
         self._sockets: dict[str, WebSocket] = {}
         self._inbox: defaultdict[str, asyncio.Queue[dict[str, Any]]] = defaultdict(asyncio.Queue)
         self._screen: dict[str, dict[str, Any]] = {}
+        self._runs: dict[str, FlowRun] = {}
+        self._previews: dict[str, dict[str, Any]] = {}
+        self._sessions = sessions
 
     # -- the sockets ------------------------------------------------------------------------------
 
     async def attach(self, work_id: str, socket: WebSocket) -> None:
-        """The agent's console (re)connected: the latest socket wins; the current call comes again."""
+        """The agent's console (re)connected: the latest socket wins; the current call or preview comes again."""
         old = self._sockets.get(work_id)
         self._sockets[work_id] = socket
         if old is not None and old is not socket:
@@ -90,7 +191,12 @@ class ConsoleHub:
                 await old.close(code=_REPLACED)
         screen = self._screen.get(work_id)
         if screen is not None:
+            run = self._runs.get(work_id)
+            if run is not None and not run.ended:
+                screen = {**screen, **_live(run)}
             await self._push(work_id, {**screen, "type": "call.pop", "resumed": True})
+        elif work_id in self._previews:
+            await self._push(work_id, {"type": "preview", "lead": self._previews[work_id], "resumed": True})
 
     def detach(self, work_id: str, socket: WebSocket) -> None:
         if self._sockets.get(work_id) is socket:
@@ -100,6 +206,8 @@ class ConsoleHub:
         return work_id in self._sockets
 
     async def received(self, work_id: str, message: dict[str, Any]) -> None:
+        if message.get("type") == _RUN_ENDED:
+            return  # only the hub writes that marker
         await self._inbox[work_id].put(message)
 
     async def _push(self, work_id: str, message: Mapping[str, Any]) -> None:
@@ -111,16 +219,34 @@ class ConsoleHub:
         except Exception:  # a socket closing under us: the reconnect repairs it
             self.detach(work_id, socket)
 
-    async def _next(self, work_id: str, run: FlowRun | None = None) -> dict[str, Any] | None:
-        """The agent's next message; None when the run ended meanwhile (the customer hung up)."""
+    def _drain(self, work_id: str) -> None:
+        """Forget what the agent sent before a call or preview was on screen: it cannot be meant for it."""
+        inbox = self._inbox[work_id]
+        while not inbox.empty():
+            inbox.get_nowait()
+
+    async def _next(
+        self, work_id: str, run: FlowRun | None = None, *, key: tuple[str, object] | None = None
+    ) -> dict[str, Any] | None:
+        """The agent's next message; None when ``run`` ended meanwhile (the customer hung up).
+
+        Nothing polls: the run's end puts a marker in the inbox (:meth:`FlowRun.on_end`, registered once
+        per run by :meth:`work`). With ``key`` (e.g. ``("call_id", "call-…")``), a message naming another
+        call or lead is dropped: a late click meant for the previous screen never acts on this one.
+        """
         inbox = self._inbox[work_id]
         while True:
             if run is not None and run.ended:
                 return None
-            try:
-                return await asyncio.wait_for(inbox.get(), timeout=_POLL)
-            except TimeoutError:
+            message = await inbox.get()
+            if message.get("type") == _RUN_ENDED:
+                if run is not None and message.get("run") is run:
+                    return None
+                continue  # the marker of an earlier call
+            if key is not None and key[0] in message and message[key[0]] != key[1]:
+                log.debug("console %s: dropped a message for another %s", work_id, key[0])
                 continue
+            return message
 
     # -- the agent desk -----------------------------------------------------------------------------
 
@@ -135,61 +261,138 @@ class ConsoleHub:
             shown[name] = mask(var.pii.value, value) if var.pii else value
         return shown
 
+    @staticmethod
+    def _lead_labels(run: FlowRun) -> dict[str, str]:
+        return {name: var.label for name, var in run.flow.variables.items()}
+
+    async def _wrap_up_limit(self, call: LiveCall) -> int | None:
+        """The campaign's wrap-up limit in seconds (None when the call has no campaign to ask)."""
+        known = getattr(call, "wrap_up_limit", None)
+        if isinstance(known, int):
+            return known  # the dialer's calls carry it: no database read on the pop's path
+        lead_id = getattr(call, "lead_id", None)
+        if self._sessions is None or not isinstance(lead_id, int):
+            return None
+        try:
+            async with self._sessions() as session:
+                limit = await session.scalar(
+                    select(Campaign.wrap_up_limit_seconds)
+                    .join(Lead, Lead.campaign_id == Campaign.id)
+                    .where(Lead.id == lead_id)
+                )
+        except Exception:  # the pop must not fail for a countdown
+            log.exception("call %s: could not read the wrap-up limit", call.call_id)
+            return None
+        return int(limit) if limit is not None else None
+
     async def work(self, call: LiveCall, run: FlowRun) -> None:
-        """Show the call and its script; apply each choice the console sends until the run ends."""
+        """Show the call and its script; apply each choice, objection and tag the console sends until the run ends."""
         if call.slot is None:
             return
         work_id = call.slot.work_id
-        screen = {"call_id": call.call_id, "lead": self._lead(run, call.variables), "step": step_json(run.step)}
+        self._drain(work_id)
+        self._previews.pop(work_id, None)
+        screen: dict[str, Any] = {
+            "call_id": call.call_id,
+            "phone_masked": mask("phone", phone) if (phone := call.variables.get("phone")) else None,
+            "lead": self._lead(run, call.variables),
+            "lead_labels": self._lead_labels(run),
+            "script": script_json(run.flow),
+            "wrap_up_limit": await self._wrap_up_limit(call),
+            **_live(run),
+        }
         self._screen[work_id] = screen
+        self._runs[work_id] = run
+        inbox = self._inbox[work_id]
+        run.on_end(lambda: inbox.put_nowait({"type": _RUN_ENDED, "run": run}))
         await self._push(work_id, {"type": "call.pop", **screen})
+        key = ("call_id", call.call_id)
         while not run.ended:
-            message = await self._next(work_id, run)
+            message = await self._next(work_id, run, key=key)
             if message is None:
                 break
+            kind = message.get("type")
             try:
-                if message.get("type") == "choose":
+                if kind == "choose":
                     await run.choose(message.get("option", -1), message.get("values") or {})
-                elif message.get("type") == "objection":
+                elif kind == "objection":
                     await run.enter_objection(str(message.get("id", "")))
+                elif kind == "tag":
+                    run.tag_customer_type(str(message.get("code", "")))
+                    screen = {**screen, "tags": list(run.tags)}
+                    self._screen[work_id] = screen
+                    await self._push(work_id, {"type": "call.tags", "call_id": call.call_id, "tags": screen["tags"]})
+                    continue
                 else:
                     continue
             except (FlowError, WaihuError) as exc:
-                await self._push(work_id, _error(exc))
+                await self._push(work_id, {**_error(exc), "call_id": call.call_id})
                 continue
             if not run.ended:
-                screen = {**screen, "step": step_json(run.step)}
+                screen = {**screen, **_live(run)}
                 self._screen[work_id] = screen
-                await self._push(work_id, {"type": "call.step", "call_id": call.call_id, "step": screen["step"]})
-        self._screen[work_id] = {**screen, "ended": True, "outcome": run.outcome}
-        await self._push(work_id, {"type": "call.ended", "call_id": call.call_id, "outcome": run.outcome})
+                update = {k: screen[k] for k in ("step", "elapsed", "checkpoints", "return_to", "tags")}
+                await self._push(work_id, {"type": "call.step", "call_id": call.call_id, **update})
+        checkpoints = _checkpoints_json(run)
+        self._screen[work_id] = {**screen, "ended": True, "outcome": run.outcome, "checkpoints": checkpoints}
+        await self._push(
+            work_id,
+            {"type": "call.ended", "call_id": call.call_id, "outcome": run.outcome, "checkpoints": checkpoints},
+        )
 
     async def wrap_up(self, call: LiveCall) -> None:
-        """Wait for the console's ``ready`` after the call."""
+        """Wait for the console's ``ready`` after the call (the console shows the campaign's limit counting down)."""
         if call.slot is None:
             return
         work_id = call.slot.work_id
-        await self._push(work_id, {"type": "wrap_up", "call_id": call.call_id})
+        screen = self._screen.get(work_id)
+        limit = screen.get("wrap_up_limit") if screen is not None else None
+        if screen is not None:
+            self._screen[work_id] = {**screen, "wrap_up": True}
+        await self._push(work_id, {"type": "wrap_up", "call_id": call.call_id, "limit": limit})
         while True:
-            message = await self._next(work_id)
+            message = await self._next(work_id, key=("call_id", call.call_id))
             if message is not None and message.get("type") == "ready":
                 break
         self._screen.pop(work_id, None)
+        self._runs.pop(work_id, None)
+        await self._push(work_id, {"type": "wrap_up.done", "call_id": call.call_id})
 
     async def preview(self, agent: AgentSlot, lead: PreviewLead) -> bool:
-        """Preview mode: the console decides whether to dial the lead shown (masked)."""
+        """Preview mode: the console decides whether to dial the lead shown (masked): 拨打 or 跳过."""
+        work_id = agent.work_id
+        self._drain(work_id)
         shown = {"lead_id": lead.lead_id, "phone_masked": lead.phone_masked, "variables": dict(lead.variables)}
-        await self._push(agent.work_id, {"type": "preview", "lead": shown})
-        while True:
-            message = await self._next(agent.work_id)
-            if message is not None and message.get("type") == "preview":
-                return bool(message.get("dial"))
+        self._previews[work_id] = shown
+        await self._push(work_id, {"type": "preview", "lead": shown})
+        try:
+            while True:
+                message = await self._next(work_id, key=("lead_id", lead.lead_id))
+                if message is not None and message.get("type") == "preview":
+                    return bool(message.get("dial"))
+        finally:
+            self._previews.pop(work_id, None)
+
+
+class FloorHooks(Protocol):
+    """What the console tells the dialer (api.dialing.DialerPool, kept in ``state.extra["dialers"]``)."""
+
+    async def agent_state(self, work_id: str, state: str) -> None: ...
+
+    def console_away(self, work_id: str) -> None: ...
+
+    async def console_back(self, work_id: str) -> None: ...
+
+
+def floor_hooks(state: AppState) -> FloorHooks | None:
+    hooks: FloorHooks | None = state.extra.get("dialers")
+    return hooks
 
 
 def console_of(state: AppState) -> ConsoleHub:
     hub = state.extra.get("console")
     if not isinstance(hub, ConsoleHub):
-        hub = ConsoleHub()
+        hub = ConsoleHub(state.sessions)
         state.extra["console"] = hub
     return hub
 
@@ -235,6 +438,9 @@ async def agent_console(socket: WebSocket) -> None:
     hub = console_of(state)
     work_id = user.work_id
     await hub.attach(work_id, socket)
+    hooks = floor_hooks(state)
+    if hooks is not None:
+        await hooks.console_back(work_id)
     try:
         while True:
             message = await socket.receive_json()
@@ -248,6 +454,8 @@ async def agent_console(socket: WebSocket) -> None:
         pass
     finally:
         hub.detach(work_id, socket)
+        if hooks is not None and not hub.connected(work_id):
+            hooks.console_away(work_id)
 
 
 async def _change_state(state: AppState, socket: WebSocket, work_id: str, message: dict[str, Any]) -> None:
@@ -267,4 +475,7 @@ async def _change_state(state: AppState, socket: WebSocket, work_id: str, messag
             await socket.send_json(error)
             return
         await session.commit()
+    hooks = floor_hooks(state)
+    if hooks is not None:
+        await hooks.agent_state(work_id, now.state.value)
     await socket.send_json({"type": "state", "state": now.state.value, "reason": now.reason})

@@ -219,3 +219,25 @@ async def reviews_of_agent(session: AsyncSession, viewer: Viewer, work_id: str) 
     if viewer.vendor_id is not None:
         query = query.where(QaReview.vendor_id == viewer.vendor_id)
     return list((await session.scalars(query)).all())
+
+
+async def list_reviews(
+    session: AsyncSession,
+    viewer: Viewer,
+    *,
+    call_id: str | None = None,
+    work_id: str | None = None,
+    state: str | None = None,
+    limit: int = 200,
+) -> list[QaReview]:
+    """Reviews the viewer may see (their vendor's; the client: all), newest first."""
+    query = select(QaReview).order_by(QaReview.created_at.desc(), QaReview.id.desc()).limit(limit)
+    if viewer.vendor_id is not None:
+        query = query.where(QaReview.vendor_id == viewer.vendor_id)
+    if call_id is not None:
+        query = query.where(QaReview.call_id == call_id)
+    if work_id is not None:
+        query = query.where(QaReview.work_id == work_id)
+    if state is not None:
+        query = query.where(QaReview.state == state)
+    return list((await session.scalars(query)).all())

@@ -113,7 +113,10 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 async def _chunks(path: Path, first: int, length: int) -> AsyncIterator[bytes]:
-    fh: BinaryIO = await asyncio.to_thread(path.open, "rb")
+    # Opened and closed here, not in a thread: a player drops range requests as it seeks, and Starlette
+    # cancels the stream at every await after that, so a file opened or closed by a cancelled thread call
+    # would stay open (nobody holds it any more). Opening and closing a local file does not block.
+    fh: BinaryIO = path.open("rb")
     try:
         await asyncio.to_thread(fh.seek, first)
         left = length
@@ -124,7 +127,7 @@ async def _chunks(path: Path, first: int, length: int) -> AsyncIterator[bytes]:
             left -= len(data)
             yield data
     finally:
-        await asyncio.to_thread(fh.close)
+        fh.close()
 
 
 @router.get(

@@ -11,6 +11,7 @@ from api import services
 from api.deps import Caller, require_permission
 from api.schemas.calls import (
     AckIn,
+    CloseIn,
     MissedOut,
     ReplayOut,
     ReviewOut,
@@ -93,6 +94,23 @@ async def post_review(body: ReviewStartIn, caller: Reviewer) -> ReviewOut:
     return review_out(await services.start_review(caller, body.call_id, body.sheet))
 
 
+@router.get("/qa/reviews", response_model=list[ReviewOut])
+async def list_reviews(
+    caller: QaViewer,
+    call_id: Annotated[str | None, Query(max_length=64, description="reviews of this call")] = None,
+    work_id: Annotated[str | None, Query(max_length=32, description="reviews of this agent")] = None,
+    state: Annotated[
+        Literal["draft", "submitted", "acknowledged", "disputed", "closed"] | None, Query(description="in this state")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> list[ReviewOut]:
+    """Reviews of the caller's vendor (admins: all), newest first: a call's reviews, an agent's, the disputed ones."""
+    found = await reviews.list_reviews(
+        caller.session, caller.viewer, call_id=call_id, work_id=work_id, state=state, limit=limit
+    )
+    return [review_out(r) for r in found]
+
+
 @router.get("/qa/reviews/{review_id}", response_model=ReviewOut)
 async def get_review(review_id: Id, caller: QaViewer) -> ReviewOut:
     return review_out(await services.get_review(caller, review_id))
@@ -137,6 +155,35 @@ async def post_ack(
     )
     await caller.session.commit()
     return review_out(review)
+
+
+@router.post("/qa/reviews/{review_id}/close", response_model=ReviewOut)
+async def post_close(review_id: Id, body: CloseIn, caller: Reviewer) -> ReviewOut:
+    """Close an acknowledged review, or settle a disputed one with a note (never by the reviewed agent)."""
+    review = await reviews.close(
+        caller.session, caller.state.audit, review_id, viewer=caller.viewer, note=body.note, now=caller.now()
+    )
+    await caller.session.commit()
+    return review_out(review)
+
+
+@router.get("/qa/my-reviews", response_model=list[ReviewOut])
+async def get_my_reviews(caller: Annotated[Caller, Depends(require_permission("call.take"))]) -> list[ReviewOut]:
+    """The caller's own reviewed calls (submitted and later; never a reviewer's draft), newest first, each item
+    with its sheet label, so the agent reads what was scored without ``qa.view``."""
+    mine = await reviews.reviews_of_agent(caller.session, caller.viewer, caller.work_id)
+    out: list[ReviewOut] = []
+    for review in reversed(mine):
+        if review.state == "draft":
+            continue
+        row = review_out(review)
+        sheet = caller.state.sheets.get(review.sheet_id, review.sheet_version).sheet
+        labels = {item.id: (item.label, item.source) for item in sheet.items}
+        for item_id, item in row.items.items():
+            label, source = labels.get(item_id, (item_id, None))
+            item["label"], item["source"] = label, source
+        out.append(row)
+    return out
 
 
 @router.get("/qa/reports/scores", response_model=list[ScoreRowOut])

@@ -99,6 +99,14 @@ class AckIn(BaseModel):
     comment: str | None = Field(default=None, max_length=2000)
 
 
+class CloseIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"note": "复听后维持原评分"}]})
+
+    note: str | None = Field(
+        default=None, max_length=2000, description="how a dispute was settled (required for a disputed review)"
+    )
+
+
 class ReviewOut(BaseModel):
     id: int
     call_id: str

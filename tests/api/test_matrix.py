@@ -18,8 +18,13 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
+from agents.models import User
 from agents.permissions import role_permissions
 from api.app import ROUTERS
+from api.deps import AppState
+from api.imports import imports_of
+from api.routes import pages
+from recordings import reviews
 from tests.api.conftest import (
     ACTORS,
     ROLE_OF,
@@ -29,6 +34,17 @@ from tests.api.conftest import (
     new_logged_in_agent,
     new_request,
     new_review,
+)
+from tests.api.test_assets_routes import (
+    matrix_asset,
+    matrix_asset_body,
+    matrix_check_back,
+    matrix_damage,
+    matrix_damage_body,
+    matrix_inspection_body,
+    matrix_issue_list,
+    matrix_issue_list_body,
+    matrix_rates,
 )
 from waihu.db import utcnow
 
@@ -125,6 +141,36 @@ def _ack(api: Api, actor: str) -> tuple[str, dict[str, Any]]:
     return f"/qa/reviews/{rid}/ack", {"json": {"accept": True, "comment": "已阅"}}
 
 
+async def _finished_import(state: AppState, campaign_id: int) -> str:
+    job = imports_of(state).start(campaign_id, CSV, "TL1")
+    assert job.task is not None
+    await job.task
+    return job.id
+
+
+def _import(api: Api, actor: str) -> tuple[str, dict[str, Any]]:
+    job_id = api.run(_finished_import, api.state, api.seed.campaign_a)
+    return f"/campaigns/{api.seed.campaign_a}/imports/{job_id}", {}
+
+
+async def _acknowledged_review(state: AppState, call_id: str) -> int:
+    from api.deps import Caller
+
+    rid = await new_review(state, "QA1", call_id, stage="submitted")
+    async with state.sessions() as session:
+        agent = Caller(
+            user=await session.get_one(User, "AG1"), session=session, state=state, token="", via_cookie=False
+        )
+        await reviews.respond(session, state.audit, rid, agent=agent.viewer, accept=True, comment="已阅", now=utcnow())
+        await session.commit()
+    return rid
+
+
+def _close(api: Api, actor: str) -> tuple[str, dict[str, Any]]:
+    rid = api.run(_acknowledged_review, api.state, api.seed.call_a)
+    return f"/qa/reviews/{rid}/close", {"json": {"note": "已结案"}}
+
+
 SINCE = {"since": "2020-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z"}
 
 CASES: dict[tuple[str, str], Case] = {
@@ -133,9 +179,12 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/campaigns"): Case(fixed("/campaigns")),
     ("POST", "/campaigns"): Case(_campaign_body, ok=201, scoped=True),
     ("GET", "/campaigns/{campaign_id}"): Case(fixed("/campaigns/{s.campaign_a}"), scoped=True),
+    ("GET", "/campaigns/{campaign_id}/live"): Case(fixed("/campaigns/{s.campaign_a}/live"), scoped=True),
+    ("GET", "/campaigns/{campaign_id}/funnel"): Case(fixed("/campaigns/{s.campaign_a}/funnel"), scoped=True),
     ("POST", "/campaigns/{campaign_id}/leads"): Case(
         fixed("/campaigns/{s.campaign_a}/leads", files={"file": ("leads.csv", CSV, "text/csv")}), scoped=True
     ),
+    ("GET", "/campaigns/{campaign_id}/imports/{import_id}"): Case(_import, scoped=True),
     ("POST", "/campaigns/{campaign_id}/start"): Case(_campaign_in("start"), scoped=True),
     ("POST", "/campaigns/{campaign_id}/pause"): Case(_campaign_in("pause", "running"), scoped=True),
     ("POST", "/campaigns/{campaign_id}/resume"): Case(_campaign_in("resume", "running", "paused"), scoped=True),
@@ -173,6 +222,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/qa/reviews"): Case(
         fixed("/qa/reviews", json={"call_id": "call-a-1", "sheet": "discipline"}), ok=201, scoped=True
     ),
+    ("GET", "/qa/reviews"): Case(fixed("/qa/reviews", params={"call_id": "call-a-1"})),
+    ("POST", "/qa/reviews/{review_id}/close"): Case(_close, scoped=True),
     ("GET", "/qa/reviews/{review_id}"): Case(fixed("/qa/reviews/{s.review_a}"), scoped=True),
     ("POST", "/qa/reviews/{review_id}/scores"): Case(
         _own_review("draft", "scores", json={"item_id": "no_private_calls", "points": 0, "comment": "聊天"}),
@@ -181,6 +232,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/qa/reviews/{review_id}/submit"): Case(_own_review("scored", "submit"), scoped=True),
     # only the call's agent (AG1) acknowledges; the trainee and the admin may take calls but not this one's review
     ("POST", "/qa/reviews/{review_id}/ack"): Case(_ack, scoped=True, refused={"trainee": 409, "admin": 409}),
+    ("GET", "/qa/my-reviews"): Case(fixed("/qa/my-reviews")),
     ("GET", "/qa/reports/scores"): Case(fixed("/qa/reports/scores", params=SINCE)),
     ("GET", "/qa/reports/missed"): Case(fixed("/qa/reports/missed", params=SINCE)),
     # attendance, audit, faults
@@ -192,13 +244,45 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/faults/{fault_id}"): Case(fixed("/faults/{s.fault_a}"), scoped=True),
     ("POST", "/faults/{fault_id}/ack"): Case(_fault(False, "ack"), scoped=True),
     ("POST", "/faults/{fault_id}/fix"): Case(_fault(True, "fix", json={"resolution": "更换耳机"}), scoped=True),
+    # site operations: assets, issue lists, inspections, damage, rates, off-boarding (tests/api/test_assets_routes.py)
+    ("GET", "/assets"): Case(fixed("/assets")),
+    ("POST", "/assets"): Case(matrix_asset_body, ok=201),
+    ("GET", "/assets/{asset_id}"): Case(matrix_asset(""), scoped=True),
+    ("POST", "/assets/{asset_id}/place"): Case(matrix_asset("/place", json={"holder_work_id": "AG1"}), scoped=True),
+    ("POST", "/assets/{asset_id}/unplace"): Case(matrix_asset("/unplace", placed=True, json={}), scoped=True),
+    ("POST", "/assets/{asset_id}/repair"): Case(matrix_asset("/repair", json={"note": "送修"}), scoped=True),
+    ("POST", "/assets/{asset_id}/repaired"): Case(matrix_asset("/repaired", repair=True, json={}), scoped=True),
+    ("POST", "/assets/{asset_id}/scrap"): Case(matrix_asset("/scrap", issued=False, json={"note": "报废"})),
+    ("POST", "/assets/{asset_id}/lost"): Case(matrix_asset("/lost", json={"description": "丢失"}), ok=201, scoped=True),
+    ("GET", "/issue-lists"): Case(fixed("/issue-lists")),
+    ("POST", "/issue-lists"): Case(matrix_issue_list_body, ok=201),
+    ("GET", "/issue-lists/{list_id}"): Case(matrix_issue_list(""), scoped=True),
+    # the client cannot sign for the vendor (16.1)
+    ("POST", "/issue-lists/{list_id}/confirm"): Case(
+        matrix_issue_list("/confirm", json={"document_ref": "盖章-1"}), scoped=True, refused={"admin": 409}
+    ),
+    ("POST", "/issue-lists/{list_id}/returns"): Case(matrix_issue_list("/returns", confirmed=True), scoped=True),
+    ("GET", "/inspections"): Case(fixed("/inspections")),
+    ("POST", "/inspections"): Case(matrix_inspection_body, ok=201, scoped=True),
+    ("GET", "/inspections/missing"): Case(fixed("/inspections/missing")),
+    ("GET", "/damage"): Case(fixed("/damage")),
+    ("POST", "/damage"): Case(matrix_damage_body, ok=201, scoped=True),
+    ("GET", "/damage/{damage_id}"): Case(matrix_damage(""), scoped=True),
+    ("POST", "/damage/{damage_id}/decision"): Case(matrix_damage("/decision", json={"charge": True}), scoped=True),
+    ("GET", "/asset-rates"): Case(matrix_rates, scoped=True),
+    ("GET", "/offboarding/{work_id}"): Case(fixed("/offboarding/AG1"), scoped=True),
+    ("POST", "/offboarding/{work_id}/documents"): Case(
+        fixed("/offboarding/AG1/documents", json={"title": "话术手册"}), ok=201, scoped=True
+    ),
+    ("POST", "/offboarding/{work_id}/check-back"): Case(matrix_check_back, scoped=True),
 }
 
 
 def route_permissions() -> dict[tuple[str, str], str | None]:
     """(method, path) -> the permission its dependency checks (None: login only), for every API route."""
     found: dict[tuple[str, str], str | None] = {}
-    for route in (r for router in ROUTERS for r in router.routes):
+    # the pages (HTML, no permission of their own: they call these routes) are tested in tests/api/test_pages.py
+    for route in (r for router in ROUTERS if router is not pages.router for r in router.routes):
         if isinstance(route, APIWebSocketRoute):
             continue  # the agent console: call.take, checked in the socket handler (tests/api/test_ws.py)
         assert isinstance(route, APIRoute)

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import hashlib
+import os
 import re
+import warnings
+from pathlib import Path
 
+import anyio
+import pytest
+from sqlalchemy import select
+
+from api.deps import AppState
+from recordings.models import RecordingFile
 from tests.api.conftest import PHONE, RECORDING_BYTES, Api
 
 BROKEN_SCRIPT = """id: broken
@@ -173,6 +185,24 @@ def test_a_recording_streams_whole_or_by_range_and_every_play_is_audited(api: Ap
     assert [(p["actor"], p["details"]["reason"]) for p in plays] == [("QA1", "抽查")] * 3
 
 
+async def _stamp_recording(state: AppState, call_id: str, size: int, sha256: str) -> None:
+    async with state.sessions() as session, session.begin():
+        row = await session.scalar(select(RecordingFile).where(RecordingFile.call_id == call_id))
+        assert row is not None
+        row.size_bytes, row.sha256 = size, sha256
+
+
+def test_a_recording_whose_file_changed_is_refused_not_played(api: Api) -> None:
+    path = f"/calls/{api.seed.call_a}/recording"
+    good = hashlib.sha256(RECORDING_BYTES).hexdigest()
+    api.run(_stamp_recording, api.state, api.seed.call_a, len(RECORDING_BYTES), good)
+    assert api.request("qa", "GET", path, params={"reason": "抽查"}).content == RECORDING_BYTES
+    api.run(_stamp_recording, api.state, api.seed.call_a, len(RECORDING_BYTES), "0" * 64)  # as if edited since
+    refused = api.request("qa", "GET", path, params={"reason": "抽查"})
+    assert refused.status_code == 409
+    assert refused.json()["error_id"] == "recording.corrupt"
+
+
 def test_a_qa_review_goes_from_draft_to_the_agents_acknowledgement(api: Api) -> None:
     started = api.request("qa", "POST", "/qa/reviews", json={"call_id": api.seed.call_a})
     assert started.status_code == 201, started.text
@@ -199,6 +229,28 @@ def test_a_qa_review_goes_from_draft_to_the_agents_acknowledgement(api: Api) -> 
     replay = api.request("qa", "GET", f"/qa/calls/{api.seed.call_a}/replay").json()
     assert replay["timeline"][0]["source"] == "telephony"
     assert "138****5678" in str(replay)
+
+
+def test_a_disputed_review_is_listed_by_call_and_settled_only_with_a_note(api: Api) -> None:
+    started = api.request("qa", "POST", "/qa/reviews", json={"call_id": api.seed.call_a}).json()
+    for item, value in started["items"].items():
+        if value["points"] is None:
+            api.request("qa", "POST", f"/qa/reviews/{started['id']}/scores", json={"item_id": item, "points": 0})
+    api.request("qa", "POST", f"/qa/reviews/{started['id']}/submit")
+    disputed = api.request(
+        "agent", "POST", f"/qa/reviews/{started['id']}/ack", json={"accept": False, "comment": "开场白说了"}
+    )
+    assert disputed.json()["state"] == "disputed"
+    listed = api.request("qa", "GET", "/qa/reviews", params={"call_id": api.seed.call_a, "state": "disputed"})
+    assert [r["id"] for r in listed.json()] == [started["id"]]
+    other = api.request("other_vendor_team_lead", "GET", "/qa/reviews", params={"call_id": api.seed.call_a})
+    assert other.json() == []
+    bare = api.request("qa", "POST", f"/qa/reviews/{started['id']}/close", json={})
+    assert bare.status_code == 409
+    assert bare.json()["error_id"] == "qa.review_refused"
+    settled = api.request("qa", "POST", f"/qa/reviews/{started['id']}/close", json={"note": "复听后维持原评分"})
+    assert settled.status_code == 200, settled.text
+    assert settled.json()["state"] == "closed"
 
 
 def test_work_id_request_and_its_approval(api: Api) -> None:
@@ -260,3 +312,58 @@ def test_fault_reports_move_from_open_to_fixed(api: Api) -> None:
     fixed = api.request("admin", "POST", f"/faults/{fid}/fix", json={"resolution": "重装系统"}).json()
     assert (fixed["status"], fixed["fixed_by"], fixed["resolution"]) == ("fixed", "AD1", "重装系统")
     assert [f["id"] for f in api.request("agent", "GET", "/faults", params={"status": "fixed"}).json()] == [fid]
+
+
+def test_the_agent_lists_their_own_submitted_reviews_with_the_sheet_labels(api: Api) -> None:
+    started = api.request("qa", "POST", "/qa/reviews", json={"call_id": api.seed.call_a}).json()
+    assert api.request("agent", "GET", "/qa/my-reviews").json() == []  # a draft is the reviewer's own
+    for item, value in started["items"].items():
+        if value["points"] is None:
+            eating = item == "no_eating"
+            body = {"item_id": item, "points": 0 if eating else 1, "comment": "吃零食" if eating else None}
+            assert api.request("qa", "POST", f"/qa/reviews/{started['id']}/scores", json=body).status_code == 200
+    assert api.request("qa", "POST", f"/qa/reviews/{started['id']}/submit").status_code == 200
+    [mine] = api.request("agent", "GET", "/qa/my-reviews").json()
+    assert (mine["id"], mine["state"], mine["work_id"]) == (started["id"], "submitted", "AG1")
+    assert mine["items"]["no_eating"]["label"].startswith("不得在机房用餐")
+    assert mine["items"]["no_eating"]["source"] == "第三篇 第二条"
+    assert (mine["items"]["no_eating"]["points"], mine["items"]["no_eating"]["comment"]) == (0, "吃零食")
+    assert api.request("qa", "GET", "/qa/my-reviews").status_code == 403  # QA takes no calls
+
+
+def _open_fds(path: Path) -> list[str]:
+    fds = Path("/proc/self/fd")
+    return [fd.name for fd in fds.iterdir() if os.path.realpath(fd) == str(path.resolve())]
+
+
+async def test_a_recording_request_dropped_while_opening_the_file_leaves_no_file_open(tmp_path: Path) -> None:
+    # a browser's player drops range requests as it seeks: the stream is cancelled at its first await
+    from api.routes.calls import _chunks
+
+    recording = tmp_path / "call.wav"
+    recording.write_bytes(RECORDING_BYTES)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task = asyncio.ensure_future(anext(_chunks(recording, 0, len(RECORDING_BYTES))))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.05)
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+async def test_a_recording_stream_cancelled_while_reading_closes_its_file_at_once(tmp_path: Path) -> None:
+    # Starlette cancels a dropped response's stream in an anyio cancel scope: every later await is cancelled too
+    from api.routes.calls import _chunks
+
+    recording = tmp_path / "call.wav"
+    recording.write_bytes(bytes(300_000))
+    stream = _chunks(recording, 0, 300_000)
+    with anyio.CancelScope() as scope:
+        assert len(await anext(stream)) == 64 * 1024
+        assert _open_fds(recording) != []
+        scope.cancel()
+        await anext(stream)
+    assert _open_fds(recording) == []

@@ -8,10 +8,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect
 
 from api.deps import AppState
 from api.ws import ConsoleHub, console_of
+from dialer.models import Lead
+from dialer.runner import PreviewLead
 from flows import FlowRun
 from tests.api.conftest import PHONE, Api
 from waihu.pii import mask
@@ -105,3 +108,173 @@ def test_only_a_work_id_that_takes_calls_gets_a_console(api: Api) -> None:
         ws.send_json({"type": "auth", "token": api.token("agent")})
         ws.send_json({"type": "state", "state": "ready"})
         assert ws.receive_json()["state"] == "ready"
+
+
+# --- what the console needs beside the step ---------------------------------------------------------
+
+
+async def _lead_of_campaign_a(state: AppState, campaign_id: int) -> int:
+    async with state.sessions() as session:
+        lead_id = await session.scalar(select(Lead.id).where(Lead.campaign_id == campaign_id))
+        assert lead_id is not None
+        return lead_id
+
+
+def _start_call_of(api: Api, work_id: str, call_id: str, *, lead_id: int | None = None) -> tuple[Future[Any], FlowRun]:
+    async def start() -> FlowRun:
+        run = api.state.flows.engine("mobile-newspaper-trial", 1).new_run({"phone": PHONE}, call_id=call_id, mask=mask)
+        await run.start()
+        return run
+
+    run = api.run(start)
+    call = SimpleNamespace(
+        call_id=call_id, slot=SimpleNamespace(work_id=work_id), variables={"phone": PHONE}, lead_id=lead_id
+    )
+    portal = api.client.portal
+    assert portal is not None
+    return portal.start_task_soon(_call_and_wrap_up, console_of(api.state), call, run), run
+
+
+def test_the_pop_carries_the_script_aids_the_checkpoints_and_the_wrap_up_limit(api: Api) -> None:
+    headers = {"Authorization": f"Bearer {api.token('agent')}"}
+    lead_id = api.run(_lead_of_campaign_a, api.state, api.seed.campaign_a)
+    with api.client.websocket_connect("/ws/agent", headers=headers) as ws:
+        _wait_connected(api, "AG1")
+        done, run = _start_call_of(api, "AG1", "ws-aids", lead_id=lead_id)
+        pop = ws.receive_json()
+        assert pop["type"] == "call.pop"
+        assert pop["phone_masked"] == "138****5678"
+        assert pop["wrap_up_limit"] == 60  # the campaign's (the default)
+        assert pop["lead_labels"]["phone"] == "机主号码"
+        script = pop["script"]
+        assert script["ref"] == "mobile-newspaper-trial@1"
+        assert {"id": "too_expensive", "label": "太贵了", "principle": "故事大于道理"} in script["objections"]
+        assert len(script["customer_types"]) == 7
+        assert script["customer_types"][0]["tip"]
+        assert script["outcomes"]["trial_opened"] == {"label": "同意开通手机报体验", "category": "success"}
+        assert [(c["id"], c["within"], c["status"]) for c in pop["checkpoints"]] == [
+            ("opening_15s", 15, "pending"),
+            ("benefit_45s", 45, "pending"),
+            ("trust_90s", 90, "pending"),
+        ]
+        assert pop["checkpoints"][0]["states"] == ["offer_category"]
+        assert 0 <= pop["elapsed"] < 5
+        assert pop["return_to"] is None
+        assert pop["tags"] == []
+        option = pop["step"]["options"][1]
+        assert (option["kind"], option["outcome"], option["skip_capture"]) == ("outcome", "wrong_party", False)
+        assert PHONE not in str(pop)
+
+        ws.send_json({"type": "choose", "call_id": "ws-aids", "option": 0})
+        step = ws.receive_json()
+        assert step["type"] == "call.step"
+        assert step["step"]["state"] == "offer_category"
+        assert step["checkpoints"][0]["status"] == "met"
+        fields = {f["name"]: f for f in step["step"]["capture"]}
+        assert fields["category"] == {
+            "name": "category",
+            "label": "感兴趣的类别",
+            "type": "text",
+            "required": False,
+            "choices": None,
+            "min": None,
+            "max": None,
+            "max_length": 20,
+            "pii": None,
+        }
+        assert step["step"]["options"][0]["sets"] == ["category", "column"]
+
+        # a customer type, and an objection that returns to the step
+        ws.send_json({"type": "tag", "call_id": "ws-aids", "code": "silent"})
+        assert ws.receive_json() == {"type": "call.tags", "call_id": "ws-aids", "tags": ["silent"]}
+        ws.send_json({"type": "tag", "call_id": "ws-aids", "code": "nobody"})
+        assert ws.receive_json()["error_id"] == "flow.invalid_choice"
+        ws.send_json({"type": "objection", "call_id": "ws-aids", "id": "too_expensive"})
+        handler = ws.receive_json()
+        assert handler["step"]["objection_label"] == "太贵了"
+        assert handler["step"]["depth"] == 1
+        assert handler["return_to"] == {"state": "offer_category", "title": "邀请体验，问感兴趣的类别"}
+        assert handler["step"]["options"][0]["kind"] == "return"
+        ws.send_json({"type": "choose", "call_id": "ws-aids", "option": 0})
+        back = ws.receive_json()
+        assert (back["step"]["state"], back["return_to"], back["tags"]) == ("offer_category", None, ["silent"])
+
+        ws.send_json({"type": "choose", "call_id": "ws-aids", "option": 5})  # 不同意/犹豫 -> q2_recommend
+        assert ws.receive_json()["step"]["state"] == "q2_recommend"
+        ws.send_json({"type": "choose", "call_id": "ws-aids", "option": 1})  # 不同意 -> goodbye
+        assert ws.receive_json()["step"]["state"] == "goodbye"
+        ws.send_json({"type": "choose", "call_id": "ws-aids", "option": 0})
+        ended = ws.receive_json()
+        assert (ended["type"], ended["outcome"]) == ("call.ended", "refused")
+        assert {c["status"] for c in ended["checkpoints"]} == {"met"}  # q2_recommend meets trust_90s
+        assert ws.receive_json() == {"type": "wrap_up", "call_id": "ws-aids", "limit": 60}
+        ws.send_json({"type": "ready", "call_id": "ws-aids"})
+        assert ws.receive_json() == {"type": "wrap_up.done", "call_id": "ws-aids"}
+        assert done.result(timeout=5) == "refused"
+        assert run.tags == ["silent"]
+
+
+def test_a_late_message_for_another_call_or_before_the_pop_never_acts_on_this_call(api: Api) -> None:
+    headers = {"Authorization": f"Bearer {api.token('agent')}"}
+    with api.client.websocket_connect("/ws/agent", headers=headers) as ws:
+        _wait_connected(api, "AG1")
+        ws.send_json({"type": "choose", "option": 1})  # pressed while idle: forgotten when the call pops
+        ws.send_json({"type": "ready"})
+        time.sleep(0.2)
+        done, run = _start_call_of(api, "AG1", "ws-late")
+        pop = ws.receive_json()
+        assert (pop["type"], pop["step"]["state"], pop["wrap_up_limit"]) == ("call.pop", "connect", None)
+        ws.send_json({"type": "choose", "call_id": "ws-older", "option": 1})  # meant for the previous call
+        ws.send_json({"type": "choose", "call_id": "ws-late", "option": 1})  # 不是机主
+        ended = ws.receive_json()
+        assert (ended["type"], ended["outcome"]) == ("call.ended", "wrong_party")
+        assert ws.receive_json()["limit"] is None
+        ws.send_json({"type": "ready", "call_id": "ws-older"})
+        ws.send_json({"type": "ready", "call_id": "ws-late"})
+        assert ws.receive_json()["type"] == "wrap_up.done"
+        assert done.result(timeout=5) == "wrong_party"
+        assert [e.kind for e in run.transcript] == ["enter", "choose", "outcome"]
+
+
+def test_a_reconnect_in_wrap_up_resumes_the_wrap_up(api: Api) -> None:
+    headers = {"Authorization": f"Bearer {api.token('agent')}"}
+    with api.client.websocket_connect("/ws/agent", headers=headers) as ws:
+        _wait_connected(api, "AG1")
+        done, _ = _start_call_of(api, "AG1", "ws-wrap")
+        assert ws.receive_json()["type"] == "call.pop"
+        ws.send_json({"type": "choose", "option": 1})
+        assert ws.receive_json()["type"] == "call.ended"
+        assert ws.receive_json()["type"] == "wrap_up"
+    with api.client.websocket_connect("/ws/agent", headers=headers) as ws:
+        again = ws.receive_json()
+        assert (again["type"], again["resumed"], again["ended"], again["wrap_up"]) == ("call.pop", True, True, True)
+        assert again["outcome"] == "wrong_party"
+        ws.send_json({"type": "ready", "call_id": "ws-wrap"})
+        assert ws.receive_json()["type"] == "wrap_up.done"
+        assert done.result(timeout=5) == "wrong_party"
+
+
+def test_preview_shows_the_masked_lead_again_after_a_reconnect_and_takes_the_answer(api: Api) -> None:
+    headers = {"Authorization": f"Bearer {api.token('agent')}"}
+    hub = console_of(api.state)
+    lead = PreviewLead(lead_id=41, phone_masked="138****5678", variables={"phone": "138****5678", "city": "无锡"})
+    with api.client.websocket_connect("/ws/agent", headers=headers) as ws:
+        _wait_connected(api, "AG1")
+        portal = api.client.portal
+        assert portal is not None
+        decision = portal.start_task_soon(hub.preview, SimpleNamespace(work_id="AG1"), lead)
+        shown = ws.receive_json()
+        assert shown == {
+            "type": "preview",
+            "lead": {
+                "lead_id": 41,
+                "phone_masked": "138****5678",
+                "variables": {"phone": "138****5678", "city": "无锡"},
+            },
+        }
+    with api.client.websocket_connect("/ws/agent", headers=headers) as ws:
+        again = ws.receive_json()
+        assert (again["type"], again["resumed"], again["lead"]["lead_id"]) == ("preview", True, 41)
+        ws.send_json({"type": "preview", "dial": True, "lead_id": 40})  # an older preview: ignored
+        ws.send_json({"type": "preview", "dial": False, "lead_id": 41})
+        assert decision.result(timeout=5) is False
