@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 
 from agents.faults import acknowledge_fault, fix_fault, get_fault, list_faults, report_fault
-from agents.models import FaultReport
+from agents.models import Asset, FaultReport
 from api.deps import Caller, require_permission
+from api.errors import ObjectNotFound
 from api.schemas.common import ERRORS, Id
 from api.schemas.people import FaultFixIn, FaultIn, FaultOut
 from waihu.pii import mask_text
@@ -23,6 +24,7 @@ def fault_out(f: FaultReport) -> FaultOut:
     return FaultOut(
         id=f.id,
         seat_id=f.seat_id,
+        asset_id=f.asset_id,
         vendor_id=f.vendor_id,
         reported_by=f.reported_by,
         description=mask_text(f.description),
@@ -46,7 +48,12 @@ async def get_faults(
 
 @router.post("/faults", response_model=FaultOut, status_code=201)
 async def post_fault(body: FaultIn, caller: Reporter) -> FaultOut:
-    """File a fault on a seat, or on a system (no seat)."""
+    """File a fault on a seat, or on a system (no seat), naming the asset at fault if known (one of the
+    reporter's vendor's assets; another's answers 404)."""
+    if body.asset_id is not None:
+        asset = await caller.session.get(Asset, body.asset_id)
+        if asset is None or (caller.user.vendor_id is not None and asset.vendor_id != caller.user.vendor_id):
+            raise ObjectNotFound(f"no asset {body.asset_id}")
     report = await report_fault(
         caller.state.agents,
         caller.session,
@@ -54,6 +61,7 @@ async def post_fault(body: FaultIn, caller: Reporter) -> FaultOut:
         seat_id=body.seat_id,
         description=body.description,
         now=caller.now(),
+        asset_id=body.asset_id,
     )
     await caller.session.commit()
     return fault_out(report)

@@ -107,9 +107,14 @@ class SessionOut(BaseModel):
 
 
 class FaultIn(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"seat_id": 12, "description": "耳机无声"}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"seat_id": 12, "asset_id": 40, "description": "耳机无声"}]}
+    )
 
     seat_id: int | None = Field(default=None, ge=1, le=2**62)
+    asset_id: int | None = Field(
+        default=None, ge=1, le=2**62, description="the asset at fault (the headset, the computer), if known"
+    )
     description: str = Field(min_length=1, max_length=2000)
 
 
@@ -120,6 +125,7 @@ class FaultFixIn(BaseModel):
 class FaultOut(BaseModel):
     id: int
     seat_id: int | None
+    asset_id: int | None = None
     vendor_id: int | None
     reported_by: str
     description: str

@@ -682,3 +682,15 @@ def matrix_rates(api: Api, actor: str) -> Made:
 def matrix_check_back(api: Api, actor: str) -> Made:
     document = api.run(new_document, api.state, "AG1", api.seed.unique("文件"))
     return "/offboarding/AG1/check-back", {"json": {"kind": "document", "id": document}}
+
+
+def test_a_fault_report_names_the_asset_at_fault_of_its_own_vendor_only(api: Api) -> None:
+    headset = api.run(new_asset, api.state, "HS-F1", kind="headset", issue_to=api.seed.vendor_a)
+    other = api.run(new_asset, api.state, "HS-F2", kind="headset", issue_to=api.seed.vendor_b, lead="TLB")
+    filed = api.request("agent", "POST", "/faults", json={"asset_id": headset, "description": "耳麦无声"})
+    assert filed.status_code == 201, filed.text
+    assert filed.json()["asset_id"] == headset
+    assert api.request("team_lead", "GET", f"/faults/{filed.json()['id']}").json()["asset_id"] == headset
+    refused = api.request("agent", "POST", "/faults", json={"asset_id": other, "description": "耳麦无声"})
+    assert refused.status_code == 404
+    assert api.request("agent", "POST", "/faults", json={"asset_id": 999999, "description": "x"}).status_code == 404
