@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ import uvicorn
 
 from agents.models import Vendor
 from api.app import build_state, create_app
+from api.deps import AppState
 from dialer.backends.sim import SimProfile
 from dialer.campaigns import create_campaign
 from dialer.leads import import_leads
@@ -166,21 +167,30 @@ class _Server(uvicorn.Server):
         pass
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    tmp = tmp_path_factory.mktemp("browser")
-    settings = load_settings(
+def browser_settings(tmp: Path) -> Settings:
+    return load_settings(
         database_url=f"sqlite+aiosqlite:///{tmp / 'waihu.db'}",
         key_file=tmp / "waihu.key",
         timezone="Asia/Shanghai",
         recordings_dir=tmp / "recordings",
         telephony="sim",
     )
-    campaigns = asyncio.run(_seed(settings, tmp))
+
+
+def serve_live(
+    tmp: Path,
+    settings: Settings,
+    campaigns: dict[str, int],
+    *,
+    dialer: dict[str, Any] | None = None,
+    on_start: Callable[[AppState], Awaitable[None]] | None = None,
+) -> Iterator[Live]:
+    """The real app under uvicorn in a background thread on a free port, until the generator is closed."""
     app = create_app(
         settings,
         hasher=FAST_HASHER,
-        dialer_options={"customers": CUSTOMERS, "tick": 0.1, "record": False, "seed": 8},
+        dialer_options={"customers": CUSTOMERS, "tick": 0.1, "record": False, "seed": 8, **(dialer or {})},
+        on_start=on_start,
     )
     port = _free_port()
     server = _Server(
@@ -200,6 +210,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    tmp = tmp_path_factory.mktemp("browser")
+    settings = browser_settings(tmp)
+    yield from serve_live(tmp, settings, asyncio.run(_seed(settings, tmp)))
 
 
 @pytest.fixture(scope="module")

@@ -11,27 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from agents.models import Vendor
-from api.app import build_state, create_app
+from api.app import build_state
 from api.deps import AppState
 from api.dialing import dialers_of
 from dialer.bots import BotProfile
 from tests.api.conftest import FAST_HASHER, PASSWORD, _new_user
 from tests.api.test_assets_routes import new_asset, new_damage, new_document, new_seat
-from tests.browser.conftest import CUSTOMERS, Live, _free_port, _seed, _Server
+from tests.browser.conftest import Live, _seed, browser_settings, serve_live
 from waihu.db import create_engine
-from waihu.settings import load_settings
 
 pytestmark = pytest.mark.browser
 
@@ -72,39 +68,10 @@ async def _bot_ready(state: AppState) -> None:
 @pytest.fixture(scope="module")
 def desk_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     tmp = tmp_path_factory.mktemp("desk")
-    settings = load_settings(
-        database_url=f"sqlite+aiosqlite:///{tmp / 'waihu.db'}",
-        key_file=tmp / "waihu.key",
-        timezone="Asia/Shanghai",
-        recordings_dir=tmp / "recordings",
-        telephony="sim",
-    )
+    settings = browser_settings(tmp)
     campaigns = asyncio.run(_seed(settings, tmp))
     asyncio.run(_add_people(settings))
-    app = create_app(
-        settings,
-        hasher=FAST_HASHER,
-        dialer_options={"customers": CUSTOMERS, "tick": 0.1, "record": False, "seed": 8, "bots": QUICK_BOT},
-        on_start=_bot_ready,
-    )
-    port = _free_port()
-    server = _Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="waihu-desk-app", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive(), "the app did not start (see the log above)"
-        assert time.monotonic() < deadline, "the app did not start within 20 s"
-        time.sleep(0.02)
-    shots = tmp / "screenshots"
-    shots.mkdir()
-    try:
-        yield Live(f"http://127.0.0.1:{port}", settings, campaigns, shots)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    yield from serve_live(tmp, settings, campaigns, dialer={"bots": QUICK_BOT}, on_start=_bot_ready)
 
 
 @pytest.fixture
