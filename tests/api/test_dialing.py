@@ -4,13 +4,17 @@ call in progress; the wallboard's live view follows."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.pool import NullPool
 from starlette.testclient import WebSocketTestSession
 
 from api.app import create_app
@@ -20,6 +24,8 @@ from dialer.backends.base import TelephonyBackend
 from dialer.backends.sim import SimBackend, SimProfile
 from dialer.models import Campaign
 from tests.api.conftest import FAST_HASHER, Api, seed
+from tests.conftest import pg_url
+from waihu.db import engine_from_url
 from waihu.settings import load_settings
 
 #: customers who answer at once and stay on the line until the agent ends the call
@@ -27,20 +33,39 @@ QUICK = SimProfile(p_live=1.0, answer_delay=(0.05, 0.1), ring_after=0.02, talk_m
 ALL_DAY = [["00:00", "23:59"]]
 
 
-@pytest.fixture
-def live_api(tmp_path: Path) -> Iterator[Api]:
-    settings = load_settings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'api.db'}",
-        key_file=tmp_path / "api.key",
-        recordings_dir=tmp_path / "recordings",
-    )
+async def _schema(url: str, statement: str) -> None:
+    admin = engine_from_url(url, poolclass=NullPool, connect_args={"timeout": 10})
+    try:
+        async with admin.begin() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def live_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    """The API with its dialers, on a fresh SQLite file or a fresh PostgreSQL schema."""
+    engine_kwargs: dict[str, Any] = {}
+    url = f"sqlite+aiosqlite:///{tmp_path / 'api.db'}"
+    schema = f"waihu_live_{uuid.uuid4().hex[:8]}"
+    if request.param == "postgres":
+        url = pg_url()
+        asyncio.run(_schema(url, f'CREATE SCHEMA "{schema}"'))
+        engine_kwargs = {"connect_args": {"server_settings": {"search_path": schema}, "timeout": 10}}
+    settings = load_settings(database_url=url, key_file=tmp_path / "api.key", recordings_dir=tmp_path / "recordings")
     options = {"tick": 0.05, "customers": QUICK, "ring_timeout": 5.0}
-    app = create_app(settings, hasher=FAST_HASHER, run_migrations=True, dialer_options=options)
-    with TestClient(app) as client:
-        portal = client.portal
-        assert portal is not None
-        seeded = portal.call(seed, client.app.state.waihu, tmp_path)  # type: ignore[attr-defined]
-        yield Api(client, seeded)
+    app = create_app(
+        settings, hasher=FAST_HASHER, run_migrations=True, dialer_options=options, engine_kwargs=engine_kwargs
+    )
+    try:
+        with TestClient(app) as client:
+            portal = client.portal
+            assert portal is not None
+            seeded = portal.call(seed, client.app.state.waihu, tmp_path)  # type: ignore[attr-defined]
+            yield Api(client, seeded)
+    finally:
+        if request.param == "postgres":
+            asyncio.run(_schema(url, f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 def _campaign(api: Api, leads: int, *, training: bool = False) -> int:
