@@ -153,8 +153,19 @@ def test_an_agent_walks_the_mobile_newspaper_script_with_the_keyboard(page: Page
     expect(page.locator("#step-hint")).to_contain_text("确认语速放慢")
     page.screenshot(path=str(live.screenshot_path("console.png")))
     live.keep_screenshot("console.png")
+    # 示忙 during the call: it waits for the call to end
+    press(page, "p")
+    expect(page.locator("#pause-note")).to_be_visible()
+    press(page, "1")  # 小休
+    expect(page.locator("#agent-state")).to_have_text("通话后示忙（小休）")
+    expect(page.locator("#call")).to_be_visible()
     press(page, "1")  # 好的: trial_opened
-    finish_wrap_up(page, "同意开通手机报体验")
+    expect(page.locator("#wrapup")).to_be_visible()
+    expect(page.locator("#outcome")).to_have_text("同意开通手机报体验")
+    page.keyboard.press("Enter")
+    expect(page.locator("#idle")).to_be_visible()
+    expect(page.locator("#agent-state")).to_have_text("示忙（小休）")
+    expect(page.locator("#idle-text")).to_contain_text("按 R 示闲")
 
 
 #: browsers throttle timers in background tabs; here they never fire at all, so the call cannot depend on one

@@ -23,6 +23,7 @@ let view = "idle";
 let call = null; // the call on screen
 let preview = null; // the lead offered in preview mode
 let wrapTimer = null;
+let afterCall = null; // the pause reason chosen during a call or preview, applied when it is over
 
 // -- the socket ---------------------------------------------------------------------------------
 
@@ -115,6 +116,8 @@ function handle(message) {
       showPreview(message.lead);
       break;
     case "state":
+      // 示忙 chosen during a call or a preview: the dialer pauses the agent when it is over
+      afterCall = message.state === "paused" && view !== "idle" ? message.reason || "" : null;
       setAgentState(message.state, message.reason);
       break;
     case "error":
@@ -143,7 +146,8 @@ function setAgentState(state, reason) {
   agent = { state, reason };
   const el = $("#agent-state");
   el.dataset.state = state;
-  el.textContent = state === "paused" && reason ? `示忙（${reason}）` : STATE_TEXT[state] || state;
+  const later = state === "paused" && view !== "idle" ? "通话后" : ""; // the dialer pauses the agent after this call
+  el.textContent = state === "paused" && reason ? `${later}示忙（${reason}）` : STATE_TEXT[state] || state;
   if (view === "idle") renderIdle();
 }
 
@@ -165,8 +169,12 @@ function show(next) {
   document.body.dataset.view = next;
   const onCall = next === "call" || next === "wrapup" || next === "preview";
   $("#btn-ready").disabled = onCall;
-  $("#btn-pause").disabled = onCall;
   $("#btn-logout").disabled = onCall;
+  if (next === "idle" && afterCall !== null) {
+    const reason = afterCall; // the call is over: the pause asked for during it now shows as it is
+    afterCall = null;
+    setAgentState("paused", reason);
+  }
   if (next === "idle") renderIdle();
 }
 
@@ -439,7 +447,7 @@ function finishWrapUp() {
   clearInterval(wrapTimer);
   wrapTimer = null;
   call = null;
-  setAgentState("ready", null);
+  if (afterCall === null) setAgentState("ready", null);
   show("idle");
 }
 
@@ -497,7 +505,8 @@ function openTypes() {
 }
 
 function openPause() {
-  if (view !== "idle") return;
+  // during a call or a preview the pause applies when it is over (the call is never cut)
+  $("#pause-note").hidden = view === "idle";
   pickList(
     $("#pause-list"),
     config.pause_reasons.map((r) => ({ label: r })),
@@ -581,7 +590,7 @@ document.addEventListener("keydown", (event) => {
   else if (view === "preview" && key === "s") answerPreview(false);
   else if (view === "wrapup" && key === "Enter") wrapUpDone();
   else if (view === "idle" && key === "r") goReady();
-  else if (view === "idle" && key === "p") openPause();
+  else if (key === "p") openPause();
   else if (key === "f") openFault();
   else if (key === "?") openDialog("dlg-help");
   else handled = false;
