@@ -64,8 +64,8 @@ CAMPAIGN_30 = [
     "39900", "10004", "50000", "10105", "20000", "10006", "80100", "10005", "10104", "10004",
 ]  # fmt: skip
 RETENTION = timedelta(days=180)
-# Screens of ~0.6 s, so most scripts end before the customer does: conversations of a second or more
-# than about half a second, before RTP flows both ways).
+# Screens of ~0.6 s, so most scripts end before the customer does; conversations last a second or more
+# (MixMonitor may write nothing for a call shorter than about half a second, before RTP flows both ways).
 QUICK_BOTS = BotProfile(seconds_per_screen=(0.5, 0.8), wrap_up_seconds=(0.1, 0.3), objection_chance=0.1)
 
 
