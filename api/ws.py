@@ -30,8 +30,6 @@ from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.auth import authenticate
 from agents.models import User
@@ -39,7 +37,6 @@ from agents.permissions import require
 from agents.sessions import set_state
 from api.deps import SESSION_COOKIE, AppState
 from dialer.floor import AgentSlot
-from dialer.models import Campaign, Lead
 from dialer.runner import LiveCall, PreviewLead
 from flows import Flow, FlowError, FlowRun, StepView
 from flows.schema import CaptureField
@@ -168,17 +165,16 @@ def _error(exc: WaihuError | FlowError) -> dict[str, Any]:
 class ConsoleHub:
     """Sockets, current screens and inboxes of the agents' consoles; an agent desk for the dialer.
 
-    ``sessions`` (the app's) lets the call pop carry the campaign's wrap-up limit; without it the
-    console counts the wrap-up up instead of down.
+    The call pop carries the campaign's wrap-up limit the dialer put on the call; a call without one
+    (None) makes the console count the wrap-up up instead of down.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession] | None = None) -> None:
+    def __init__(self) -> None:
         self._sockets: dict[str, WebSocket] = {}
         self._inbox: defaultdict[str, asyncio.Queue[dict[str, Any]]] = defaultdict(asyncio.Queue)
         self._screen: dict[str, dict[str, Any]] = {}
         self._runs: dict[str, FlowRun] = {}
         self._previews: dict[str, dict[str, Any]] = {}
-        self._sessions = sessions
 
     # -- the sockets ------------------------------------------------------------------------------
 
@@ -265,26 +261,6 @@ class ConsoleHub:
     def _lead_labels(run: FlowRun) -> dict[str, str]:
         return {name: var.label for name, var in run.flow.variables.items()}
 
-    async def _wrap_up_limit(self, call: LiveCall) -> int | None:
-        """The campaign's wrap-up limit in seconds (None when the call has no campaign to ask)."""
-        known = getattr(call, "wrap_up_limit", None)
-        if isinstance(known, int):
-            return known  # the dialer's calls carry it: no database read on the pop's path
-        lead_id = getattr(call, "lead_id", None)
-        if self._sessions is None or not isinstance(lead_id, int):
-            return None
-        try:
-            async with self._sessions() as session:
-                limit = await session.scalar(
-                    select(Campaign.wrap_up_limit_seconds)
-                    .join(Lead, Lead.campaign_id == Campaign.id)
-                    .where(Lead.id == lead_id)
-                )
-        except Exception:  # the pop must not fail for a countdown
-            log.exception("call %s: could not read the wrap-up limit", call.call_id)
-            return None
-        return int(limit) if limit is not None else None
-
     async def work(self, call: LiveCall, run: FlowRun) -> None:
         """Show the call and its script; apply each choice, objection and tag the console sends until the run ends."""
         if call.slot is None:
@@ -298,7 +274,7 @@ class ConsoleHub:
             "lead": self._lead(run, call.variables),
             "lead_labels": self._lead_labels(run),
             "script": script_json(run.flow),
-            "wrap_up_limit": await self._wrap_up_limit(call),
+            "wrap_up_limit": call.wrap_up_limit,  # the campaign's, set by the dialer on the call
             **_live(run),
         }
         self._screen[work_id] = screen
@@ -392,7 +368,7 @@ def floor_hooks(state: AppState) -> FloorHooks | None:
 def console_of(state: AppState) -> ConsoleHub:
     hub = state.extra.get("console")
     if not isinstance(hub, ConsoleHub):
-        hub = ConsoleHub(state.sessions)
+        hub = ConsoleHub()
         state.extra["console"] = hub
     return hub
 

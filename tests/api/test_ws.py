@@ -8,12 +8,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 from starlette.websockets import WebSocketDisconnect
 
 from api.deps import AppState
 from api.ws import ConsoleHub, console_of
-from dialer.models import Lead
+from dialer.models import Campaign
 from dialer.runner import PreviewLead
 from flows import FlowRun
 from tests.api.conftest import PHONE, Api
@@ -34,7 +33,9 @@ async def _call_and_wrap_up(hub: ConsoleHub, call: Any, run: FlowRun) -> str | N
 
 def _start_call(api: Api, work_id: str) -> tuple[Future[str | None], FlowRun]:
     run = api.run(_start_run, api.state)
-    call = SimpleNamespace(call_id="ws-1", slot=SimpleNamespace(work_id=work_id), variables={"phone": PHONE})
+    call = SimpleNamespace(
+        call_id="ws-1", slot=SimpleNamespace(work_id=work_id), variables={"phone": PHONE}, wrap_up_limit=None
+    )
     hub = console_of(api.state)
     portal = api.client.portal
     assert portal is not None
@@ -113,14 +114,17 @@ def test_only_a_work_id_that_takes_calls_gets_a_console(api: Api) -> None:
 # --- what the console needs beside the step ---------------------------------------------------------
 
 
-async def _lead_of_campaign_a(state: AppState, campaign_id: int) -> int:
+async def _wrap_up_limit_of(state: AppState, campaign_id: int) -> int:
+    """What the dialer puts on each call of the campaign (``LiveCall.wrap_up_limit``)."""
     async with state.sessions() as session:
-        lead_id = await session.scalar(select(Lead.id).where(Lead.campaign_id == campaign_id))
-        assert lead_id is not None
-        return lead_id
+        campaign = await session.get(Campaign, campaign_id)
+        assert campaign is not None
+        return campaign.wrap_up_limit_seconds
 
 
-def _start_call_of(api: Api, work_id: str, call_id: str, *, lead_id: int | None = None) -> tuple[Future[Any], FlowRun]:
+def _start_call_of(
+    api: Api, work_id: str, call_id: str, *, wrap_up_limit: int | None = None
+) -> tuple[Future[Any], FlowRun]:
     async def start() -> FlowRun:
         run = api.state.flows.engine("mobile-newspaper-trial", 1).new_run({"phone": PHONE}, call_id=call_id, mask=mask)
         await run.start()
@@ -128,7 +132,10 @@ def _start_call_of(api: Api, work_id: str, call_id: str, *, lead_id: int | None 
 
     run = api.run(start)
     call = SimpleNamespace(
-        call_id=call_id, slot=SimpleNamespace(work_id=work_id), variables={"phone": PHONE}, lead_id=lead_id
+        call_id=call_id,
+        slot=SimpleNamespace(work_id=work_id),
+        variables={"phone": PHONE},
+        wrap_up_limit=wrap_up_limit,
     )
     portal = api.client.portal
     assert portal is not None
@@ -137,10 +144,10 @@ def _start_call_of(api: Api, work_id: str, call_id: str, *, lead_id: int | None 
 
 def test_the_pop_carries_the_script_aids_the_checkpoints_and_the_wrap_up_limit(api: Api) -> None:
     headers = {"Authorization": f"Bearer {api.token('agent')}"}
-    lead_id = api.run(_lead_of_campaign_a, api.state, api.seed.campaign_a)
+    limit = api.run(_wrap_up_limit_of, api.state, api.seed.campaign_a)
     with api.client.websocket_connect("/ws/agent", headers=headers) as ws:
         _wait_connected(api, "AG1")
-        done, run = _start_call_of(api, "AG1", "ws-aids", lead_id=lead_id)
+        done, run = _start_call_of(api, "AG1", "ws-aids", wrap_up_limit=limit)
         pop = ws.receive_json()
         assert pop["type"] == "call.pop"
         assert pop["phone_masked"] == "138****5678"
