@@ -194,6 +194,7 @@ class DialerPool:
         self._wanted: set[str] = set()
         self._away: set[str] = set()
         self._lock = asyncio.Lock()
+        self._endings: set[asyncio.Task[None]] = set()
 
     # -- campaigns ------------------------------------------------------------------------------
 
@@ -306,10 +307,13 @@ class DialerPool:
             return live
 
     def _ended(self, live: CampaignLive, task: asyncio.Task[RunnerStats]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            live.error = f"{type(task.exception()).__name__}: {task.exception()}"
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            live.error = f"{type(failure).__name__}: {failure}"
             log.error("campaign %s: the dialer stopped: %s", live.campaign_id, live.error)
-        asyncio.get_running_loop().create_task(self._after_end(live), name=f"campaign-{live.campaign_id}-end")
+        ending = asyncio.get_running_loop().create_task(self._after_end(live), name=f"campaign-{live.campaign_id}-end")
+        self._endings.add(ending)  # owned: close() waits for it
+        ending.add_done_callback(self._endings.discard)
 
     async def _after_end(self, live: CampaignLive) -> None:
         await self._close_live(live)
@@ -332,6 +336,7 @@ class DialerPool:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*list(self._endings), return_exceptions=True)
         for live in lives:
             await self._close_live(live)
         self.live.clear()
