@@ -44,34 +44,39 @@ async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
         await engine.dispose()
 
 
-@pytest.fixture
-async def pg_engine() -> AsyncIterator[AsyncEngine]:
-    """An engine whose connections use a fresh schema (search_path), dropped with CASCADE after."""
-    url = pg_url()
-    schema = f"waihu_t_{uuid.uuid4().hex[:8]}"
+async def pg_schema(url: str, statement: str) -> None:
+    """Run one schema statement (CREATE / DROP SCHEMA) on the test server. A server that cannot run it
+    fails the test with how to start one: PostgreSQL tests are never skipped."""
     admin = engine_from_url(url, poolclass=NullPool, connect_args={"timeout": 10})
     problem: str | None = None
     try:
         async with admin.begin() as connection:
-            await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+            await connection.execute(text(statement))
     except Exception as exc:
         problem = f"{type(exc).__name__}: {exc}"
-    if problem is not None:
+    finally:
         await admin.dispose()
+    if problem is not None:
         pytest.fail(
             f"PostgreSQL is not usable at {redact_url(url)} ({problem}). Start it with "
             "`bash scripts/ensure-services.sh` or point WAIHU_TEST_PG_URL at a server; "
             "PostgreSQL tests are never skipped.",
             pytrace=False,
         )
+
+
+@pytest.fixture
+async def pg_engine() -> AsyncIterator[AsyncEngine]:
+    """An engine whose connections use a fresh schema (search_path), dropped with CASCADE after."""
+    url = pg_url()
+    schema = f"waihu_t_{uuid.uuid4().hex[:8]}"
+    await pg_schema(url, f'CREATE SCHEMA "{schema}"')
     engine = engine_from_url(url, connect_args={"server_settings": {"search_path": schema}, "timeout": 10})
     try:
         yield engine
     finally:
         await engine.dispose()
-        async with admin.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
+        await pg_schema(url, f'DROP SCHEMA "{schema}" CASCADE')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
-from sqlalchemy.pool import NullPool
 from starlette.testclient import WebSocketTestSession
 
 from api.app import create_app
@@ -24,22 +22,12 @@ from dialer.backends.base import TelephonyBackend
 from dialer.backends.sim import SimBackend, SimProfile
 from dialer.models import Campaign
 from tests.api.conftest import FAST_HASHER, Api, seed
-from tests.conftest import pg_url
-from waihu.db import engine_from_url
+from tests.conftest import pg_schema, pg_url
 from waihu.settings import load_settings
 
 #: customers who answer at once and stay on the line until the agent ends the call
 QUICK = SimProfile(p_live=1.0, answer_delay=(0.05, 0.1), ring_after=0.02, talk_mean=600.0, talk_cv=0.1)
 ALL_DAY = [["00:00", "23:59"]]
-
-
-async def _schema(url: str, statement: str) -> None:
-    admin = engine_from_url(url, poolclass=NullPool, connect_args={"timeout": 10})
-    try:
-        async with admin.begin() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -50,7 +38,7 @@ def live_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     schema = f"waihu_live_{uuid.uuid4().hex[:8]}"
     if request.param == "postgres":
         url = pg_url()
-        asyncio.run(_schema(url, f'CREATE SCHEMA "{schema}"'))
+        asyncio.run(pg_schema(url, f'CREATE SCHEMA "{schema}"'))
         engine_kwargs = {"connect_args": {"server_settings": {"search_path": schema}, "timeout": 10}}
     settings = load_settings(database_url=url, key_file=tmp_path / "api.key", recordings_dir=tmp_path / "recordings")
     options = {"tick": 0.05, "customers": QUICK, "ring_timeout": 5.0}
@@ -65,7 +53,7 @@ def live_api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
             yield Api(client, seeded)
     finally:
         if request.param == "postgres":
-            asyncio.run(_schema(url, f'DROP SCHEMA "{schema}" CASCADE'))
+            asyncio.run(pg_schema(url, f'DROP SCHEMA "{schema}" CASCADE'))
 
 
 def _campaign(api: Api, leads: int, *, training: bool = False) -> int:
