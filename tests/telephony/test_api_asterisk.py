@@ -14,10 +14,12 @@ prefix, as a carrier's normalisation would.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
+import queue
 import stat
 import threading
 import time
@@ -27,9 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
-from anyio.streams.memory import MemoryObjectReceiveStream
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from starlette.testclient import WebSocketTestSession
@@ -97,26 +97,58 @@ def asterisk_api(asterisk: AsteriskEnv, tmp_path: Path) -> Iterator[Api]:
 # --- the console, with timeouts (a test must never hang on a socket) --------------------------------
 
 
-async def _take(stream: MemoryObjectReceiveStream[Message], within: float) -> Message:
-    with anyio.fail_after(within):
-        return await stream.receive()
+class Console:
+    """An agent console's websocket whose messages a reader thread queues, so a receive can time out.
+
+    The test client's ``receive`` blocks until a message comes; the reader thread does the blocking and
+    ends when the socket closes (or the client's portal goes away at the end of the test).
+    """
+
+    def __init__(self, ws: WebSocketTestSession) -> None:
+        self.ws = ws
+        self.inbox: queue.Queue[Message | None] = queue.Queue()
+        self.reader = threading.Thread(target=self._read, name="console-reader", daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self.ws.receive()
+            except Exception:  # the socket or the portal closed: nothing more will come
+                self.inbox.put(None)
+                return
+            self.inbox.put(message)
+            if message["type"] == "websocket.close":
+                return
+
+    def send_json(self, data: dict[str, Any]) -> None:
+        self.ws.send_json(data)
+
+    def receive(self, within: float) -> dict[str, Any] | None:
+        """The next message, or None if none came within ``within`` seconds (nothing is lost)."""
+        try:
+            message = self.inbox.get(timeout=within)
+        except queue.Empty:
+            return None
+        assert message is not None, "the console socket closed"
+        assert message["type"] == "websocket.send", message
+        received: dict[str, Any] = json.loads(message["text"])
+        return received
 
 
-def _receive(ws: WebSocketTestSession, within: float) -> dict[str, Any] | None:
-    """The console's next message, or None if none came within ``within`` seconds (nothing is lost)."""
-    try:
-        message = ws.portal.call(_take, ws._send_rx, within)
-    except TimeoutError:
-        return None
-    assert message["type"] == "websocket.send", message
-    received: dict[str, Any] = json.loads(message["text"])
-    return received
+@contextlib.contextmanager
+def console(api: Api, token: str) -> Iterator[Console]:
+    headers = {"Authorization": f"Bearer {token}"}
+    with api.client.websocket_connect("/ws/agent", headers=headers) as ws:
+        feed = Console(ws)
+        yield feed
+    feed.reader.join(timeout=10)
 
 
-def _next(ws: WebSocketTestSession, kind: str, within: float = 15.0) -> dict[str, Any]:
+def _next(ws: Console, kind: str, within: float = 15.0) -> dict[str, Any]:
     deadline = time.monotonic() + within
     while (left := deadline - time.monotonic()) > 0:
-        message = _receive(ws, left)
+        message = ws.receive(left)
         if message is None:
             break
         assert message["type"] != "error", message
@@ -125,7 +157,7 @@ def _next(ws: WebSocketTestSession, kind: str, within: float = 15.0) -> dict[str
     raise AssertionError(f"no {kind} message within {within} s")
 
 
-def _end_call(ws: WebSocketTestSession, pop: dict[str, Any]) -> dict[str, Any]:
+def _end_call(ws: Console, pop: dict[str, Any]) -> dict[str, Any]:
     """Walk the script by the last option of each step (the path that ends soonest) until the call ends."""
     step = pop["step"]
     for _ in range(30):
@@ -140,10 +172,10 @@ def _end_call(ws: WebSocketTestSession, pop: dict[str, Any]) -> dict[str, Any]:
     raise AssertionError("the script did not end")
 
 
-def _next_of(ws: WebSocketTestSession, kinds: tuple[str, ...], within: float = 15.0) -> dict[str, Any]:
+def _next_of(ws: Console, kinds: tuple[str, ...], within: float = 15.0) -> dict[str, Any]:
     deadline = time.monotonic() + within
     while (left := deadline - time.monotonic()) > 0:
-        message = _receive(ws, left)
+        message = ws.receive(left)
         if message is None:
             break
         assert message["type"] != "error", message
@@ -160,12 +192,11 @@ def _one_answered_call(phone: Softphone) -> bool:
 def work_console(api: Api, work_id: str, token: str, phone: Softphone, done: threading.Event) -> Worked:
     """An agent at the console until ``done``: ready, then every call popped is talked, scripted and wrapped up."""
     worked = Worked(work_id)
-    headers = {"Authorization": f"Bearer {token}"}
-    with api.client.websocket_connect("/ws/agent", headers=headers) as ws:
+    with console(api, token) as ws:
         ws.send_json({"type": "state", "state": "ready"})
         assert _next(ws, "state")["state"] == "ready"
         while not done.is_set():
-            message = _receive(ws, 0.25)
+            message = ws.receive(0.25)
             if message is None:
                 continue
             assert message["type"] != "error", message
