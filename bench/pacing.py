@@ -25,6 +25,7 @@ import json
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -349,7 +350,10 @@ def worst_hour_pct(answers: list[tuple[float, bool]], end: float) -> float:
     return worst
 
 
-async def simulate(cfg: Config, clock: VirtualClock) -> dict[str, object]:
+DriverFactory = Callable[[Config, SimBackend, VirtualClock], "Driver"]
+
+
+async def simulate(cfg: Config, clock: VirtualClock, make_driver: DriverFactory | None = None) -> dict[str, object]:
     profile = SimProfile(
         p_live=cfg.p_live,
         answer_delay=cfg.answer_delay,
@@ -357,21 +361,20 @@ async def simulate(cfg: Config, clock: VirtualClock) -> dict[str, object]:
         talk_cv=cfg.talk_cv,
     )
     backend = SimBackend(profile, seed=cfg.seed, clock=clock)
-    driver = Driver(cfg, backend, clock)
+    driver = (make_driver or Driver)(cfg, backend, clock)
     t0 = time.perf_counter()
     await driver.run()
     return driver.result(time.perf_counter() - t0)
 
 
-def run(cfg: Config) -> dict[str, object]:
-    """One benchmark run on a fresh virtual clock (importable by tests)."""
+def run(cfg: Config, make_driver: DriverFactory | None = None) -> dict[str, object]:
+    """One benchmark run on a fresh virtual clock (importable by tests; probes pass their own driver)."""
     clock = VirtualClock()
-    return clock.run(simulate(cfg, clock))
+    return clock.run(simulate(cfg, clock, make_driver))
 
 
-def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--policy", choices=POLICIES, default="predictive")
+def workload_arguments(p: argparse.ArgumentParser) -> None:
+    """The workload and pacing options (shared with bench/pacing_probes.py)."""
     p.add_argument("--agents", type=int, default=20)
     p.add_argument("--p-live", type=float, default=0.33)
     p.add_argument("--answer-delay", type=float, nargs=2, default=(5.0, 25.0), metavar=("A0", "A1"))
@@ -387,9 +390,11 @@ def main(argv: list[str] | None = None) -> None:
         metavar="KEY=VALUE",
         help="override a PacingSettings field (repeatable), e.g. --pacing risk=0.2",
     )
-    a = p.parse_args(argv)
-    cfg = Config(
-        policy=a.policy,
+
+
+def config_from(a: argparse.Namespace, policy: str) -> Config:
+    return Config(
+        policy=policy,
         agents=a.agents,
         p_live=a.p_live,
         answer_delay=(a.answer_delay[0], a.answer_delay[1]),
@@ -400,7 +405,14 @@ def main(argv: list[str] | None = None) -> None:
         seed=a.seed,
         settings=pacing_settings(a.pacing),
     )
-    print(json.dumps(run(cfg)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--policy", choices=POLICIES, default="predictive")
+    workload_arguments(p)
+    a = p.parse_args(argv)
+    print(json.dumps(run(config_from(a, a.policy))))
 
 
 def pacing_settings(overrides: list[str]) -> PacingSettings:

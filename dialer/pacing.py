@@ -51,6 +51,7 @@ __all__ = [
     "abandon_pressure",
     "allowance",
     "calls_to_place",
+    "calls_within_risk",
     "marginal_risks",
     "oracle_delay",
     "predictive",
@@ -250,6 +251,19 @@ def predictive(snapshot: PacingSnapshot, settings: PacingSettings | None = None)
     if limit <= 0.0:
         return fallback
     return max(fallback, _calls_within(snapshot, stats, settings, limit))
+
+
+def calls_within_risk(snapshot: PacingSnapshot, limit: float, settings: PacingSettings | None = None) -> int:
+    """How many new calls keep each one's abandon risk within ``limit`` (no fallback, no controller).
+
+    :func:`predictive` is this with the :func:`allowance` as the limit; the benchmark's probes use it
+    to try other limits.
+    """
+    settings = settings or PacingSettings()
+    stats = snapshot.stats
+    if not stats.live_delays or stats.p_live <= 0.0 or limit <= 0.0:
+        return 0
+    return _calls_within(snapshot, stats, settings, limit)
 
 
 def marginal_risks(snapshot: PacingSnapshot, calls: int, settings: PacingSettings | None = None) -> list[float]:
