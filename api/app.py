@@ -148,6 +148,7 @@ def create_app(
             state.extra["dialers"] = pool
             if restore_campaigns:
                 await pool.restore()
+            await imports_of(state).interrupt_abandoned()  # lead uploads whose process stopped mid-import
             if on_start is not None:
                 await on_start(state)
             try:

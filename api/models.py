@@ -1,17 +1,32 @@
-"""Tables of the API: webhook endpoints per campaign, and the log of every delivery with its retries."""
+"""Tables of the API: webhook endpoints per campaign, the log of every delivery with its retries, and the
+background lead uploads (their progress and report, readable by every API process)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from waihu.db import Base, BigIntPK, UTCDateTime
 
-__all__ = ["DELIVERY_STATES", "WebhookDelivery", "WebhookEndpoint"]
+__all__ = ["DELIVERY_STATES", "IMPORT_STATES", "LeadImportJob", "WebhookDelivery", "WebhookEndpoint"]
 
 DELIVERY_STATES = ("pending", "delivered", "failed")
+#: running → done | failed; interrupted: the process that ran it stopped first (the leads it wrote stay)
+IMPORT_STATES = ("running", "done", "failed", "interrupted")
 
 
 class WebhookEndpoint(Base):
@@ -52,3 +67,37 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class LeadImportJob(Base):
+    """A lead upload (``POST /campaigns/{id}/leads``): its progress while it runs, then its report or error.
+
+    ``report`` is the API's answer (``ImportReportOut``: counts and row issues with masked values), never the
+    file's rows; ``heartbeat_at`` is renewed while the owning process works on it, so another process can
+    tell a job still running from one its process left behind.
+    """
+
+    __tablename__ = "lead_import_jobs"
+    __table_args__ = (
+        CheckConstraint("state in ('running','done','failed','interrupted')", name="state_known"),
+        Index("ix_lead_import_jobs_campaign", "campaign_id", "created_at"),
+        Index("ix_lead_import_jobs_state", "state"),
+    )
+
+    #: the uuid4 hex the API answers as ``import_id``
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    #: the work ID that uploaded the file
+    started_by: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="running")
+    #: rows read so far, out of ``total`` (the file's lines until the end, then its rows)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    # none_as_null: a job without a report has SQL NULL here, not the JSON value null
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    error_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: masked (waihu.pii.mask_text): a header line may be a customer's row
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

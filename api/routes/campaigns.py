@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile
 from sqlalchemy import select
@@ -13,8 +14,8 @@ from api import services, webhooks
 from api.deps import Caller, require_permission
 from api.dialing import dialers_of
 from api.errors import ApiError, ObjectNotFound
-from api.imports import ImportJob, imports_of
-from api.models import WebhookDelivery, WebhookEndpoint
+from api.imports import error_of, imports_of, read_job, report_json
+from api.models import LeadImportJob, WebhookDelivery, WebhookEndpoint
 from api.qa_service import campaign_funnel
 from api.schemas.campaigns import (
     CampaignIn,
@@ -27,8 +28,8 @@ from api.schemas.campaigns import (
     FunnelOut,
     FunnelStateOut,
     ImportJobOut,
+    ImportJobState,
     ImportReportOut,
-    RowIssueOut,
     WebhookCreated,
     WebhookIn,
     WebhookOut,
@@ -37,7 +38,7 @@ from api.schemas.common import ERRORS, Id
 from dialer.campaigns import create_campaign, set_state
 from dialer.dnc import InvalidPhone, add_phone
 from dialer.errors import CampaignStateError
-from dialer.leads import ImportReport, RowIssue
+from dialer.leads import ImportReport
 from dialer.models import DEFAULT_CALLING_WINDOWS, Campaign
 from waihu.pii import mask_phone, mask_text
 
@@ -79,17 +80,7 @@ def campaign_out(campaign: Campaign, stats: services.CampaignStats | None) -> Ca
 
 
 def report_out(report: ImportReport) -> ImportReportOut:
-    def issues(items: list[RowIssue]) -> list[RowIssueOut]:
-        return [RowIssueOut(row=i.row, column=i.column, reason=i.reason, value=i.value) for i in items]
-
-    return ImportReportOut(
-        campaign_id=report.campaign_id,
-        rows=report.rows,
-        imported=report.imported,
-        dnc_skipped=report.dnc_skipped,
-        errors=issues(report.errors),
-        duplicates=issues(report.duplicates),
-    )
+    return ImportReportOut.model_validate(report_json(report))
 
 
 @router.get("/campaigns", response_model=list[CampaignOut])
@@ -210,27 +201,27 @@ async def post_leads(
             f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB; use `waihu leads import`",
             error_id="api.upload_too_large",
         )
-    await caller.session.commit()  # the importer writes on its own connections: end this one's transaction
-    job = imports_of(caller.state).start(campaign.id, data, caller.work_id)
+    await caller.session.commit()  # the job and the importer write on their own connections: end this transaction
+    job = await imports_of(caller.state).start(campaign.id, data, caller.work_id)
     if background:
         response.status_code = 202
-        return job_out(job)
+        return ImportJobOut(import_id=job.id, campaign_id=job.campaign_id, state="running", total=job.total, done=0)
     assert job.task is not None
-    await job.task
-    if job.report is None:
+    await asyncio.shield(job.task)  # a client that goes away does not stop the import (its job records it)
+    if job.report is None or job.state != "done":
         raise ApiError(str((job.error or {}).get("message", "the import failed")), error_id="api.import_failed")
     return report_out(job.report)
 
 
-def job_out(job: ImportJob) -> ImportJobOut:
+def job_out(job: LeadImportJob) -> ImportJobOut:
     return ImportJobOut(
         import_id=job.id,
         campaign_id=job.campaign_id,
-        state=job.state,
+        state=cast(ImportJobState, job.state),  # the table's check constraint keeps it to these states
         done=job.done,
         total=job.total,
-        report=report_out(job.report) if job.report is not None else None,
-        error=job.error,
+        report=ImportReportOut.model_validate(job.report) if job.report is not None else None,
+        error=error_of(job),
     )
 
 
@@ -240,12 +231,15 @@ async def get_import(
     import_id: Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")],
     caller: Annotated[Caller, Depends(require_permission("lead.import"))],
 ) -> ImportJobOut:
-    """A background lead upload: rows done out of the file's rows, then its report."""
+    """A lead upload, from any API process: rows done out of the file's rows, then its report or error (a job
+    whose server stopped first is ``interrupted``; the leads it wrote stay)."""
     campaign = await services.campaign_for(caller, campaign_id, "lead.import")
-    job = imports_of(caller.state).jobs.get(import_id)
+    job = await read_job(caller.session, import_id, now=caller.now())
     if job is None or job.campaign_id != campaign.id:
         raise ObjectNotFound(f"no lead import {import_id} for campaign {campaign.id}")
-    return job_out(job)
+    out = job_out(job)
+    await caller.session.commit()  # a job found abandoned was marked interrupted
+    return out
 
 
 async def _move(caller: Caller, campaign_id: Id, target: str, *, expect: str | None = None) -> CampaignOut:

@@ -139,8 +139,13 @@ class ImportReportOut(BaseModel):
     duplicates: list[RowIssueOut]
 
 
+ImportJobState = Literal["running", "done", "failed", "interrupted"]
+
+
 class ImportJobOut(BaseModel):
-    """A lead upload running in the background (``?background=true``)."""
+    """A lead upload (``?background=true``), read from the database: any API process answers, also after a
+    restart. ``interrupted``: the server running it stopped first; the leads it wrote stay and the same file
+    can be uploaded again (rows already in the campaign come back as duplicates)."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -160,11 +165,13 @@ class ImportJobOut(BaseModel):
 
     import_id: str
     campaign_id: int
-    state: Literal["running", "done", "failed"]
-    done: int = Field(description="rows read so far")
+    state: ImportJobState
+    done: int = Field(description="rows read so far (saved about once a second)")
     total: int = Field(description="rows in the file (an estimate from its lines until the end)")
-    report: ImportReportOut | None = None
-    error: dict[str, object] | None = None
+    report: ImportReportOut | None = Field(default=None, description="state done: what the import did")
+    error: dict[str, object] | None = Field(
+        default=None, description="state failed or interrupted: error_id, message (masked), details"
+    )
 
 
 class DncIn(BaseModel):

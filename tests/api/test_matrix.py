@@ -142,7 +142,7 @@ def _ack(api: Api, actor: str) -> tuple[str, dict[str, Any]]:
 
 
 async def _finished_import(state: AppState, campaign_id: int) -> str:
-    job = imports_of(state).start(campaign_id, CSV, "TL1")
+    job = await imports_of(state).start(campaign_id, CSV, "TL1")
     assert job.task is not None
     await job.task
     return job.id

@@ -304,7 +304,7 @@ export class Campaigns {
     const bar = $("#rows-bar");
     bar.max = Math.max(1, job.total);
     bar.value = job.done;
-    const state = job.state === "running" ? "导入中" : job.state === "done" ? "完成" : "失败";
+    const state = { running: "导入中", done: "完成", interrupted: "已中断" }[job.state] || "失败";
     fill($("#rows-text"), `${state} ${job.done} / ${job.total} 行`);
   }
 
@@ -338,8 +338,9 @@ export class Campaigns {
         job = await get(`/campaigns/${campaignId}/imports/${job.import_id}`);
       }
       this.rowsProgress(job);
-      if (job.state === "failed") {
-        fill(error, `导入失败：${(job.error && job.error.message) || ""}`);
+      if (job.state !== "done") {
+        const what = job.state === "interrupted" ? "导入中断（已导入的名单保留，可重新上传同一文件）" : "导入失败";
+        fill(error, `${what}：${(job.error && job.error.message) || ""}`);
         error.hidden = false;
       } else {
         this.report(job.report);
