@@ -128,24 +128,29 @@ def mask(kind: str, value: str) -> str:
 _ID_18 = r"[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
 _ID_15 = r"[1-9]\d{5}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}"
 _MOBILE = r"(?:(?:\+|00)?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}"
+# a landline: area code 010, 02x or 0 + three digits (without the 0 after +86), then 7 or 8 digits
+_AREA = r"(?:10|2\d|[3-9]\d{2})"
+_LANDLINE = rf"(?:(?:\+|00)86[ -]?{_AREA}|\(0{_AREA}\)|0{_AREA})[ -]?[1-9]\d{{6,7}}"
 _PII_IN_TEXT = re.compile(
     rf"(?<!\d)(?P<id>{_ID_18}|{_ID_15})(?![\dXx])"
     rf"|(?<![\d+])(?P<phone>{_MOBILE})(?!\d)"
+    rf"|(?<![\d+])(?P<landline>{_LANDLINE})(?!\d)"
 )
 
 
 def _mask_match(match: re.Match[str]) -> str:
     if match.group("id") is not None:
         return mask_id_number(match.group("id"))
-    return mask_phone(match.group("phone"))
+    return mask_phone(match.group("phone") or match.group("landline"))
 
 
 def mask_text(text: str) -> str:
-    """Mask Chinese mobile numbers and resident ID numbers wherever they appear in free text.
+    """Mask Chinese mobile and landline numbers and resident ID numbers wherever they appear in free text.
 
     Only number shapes that are PII are touched (a mobile is 1[3-9] + 9 digits, optionally with a
-    +86/86 prefix and spaces or dashes; an ID has a plausible birth date), and never a piece of a
-    longer digit run, so call ids, timestamps and amounts survive.
+    +86/86 prefix and spaces or dashes; a landline is an area code starting with 0, or in brackets, or
+    after +86, then 7 or 8 digits not starting with 0; an ID has a plausible birth date), and never
+    a piece of a longer digit run, so call ids, timestamps, zero-padded counters and amounts survive.
     """
     return _PII_IN_TEXT.sub(_mask_match, text)
 

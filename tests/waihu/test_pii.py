@@ -139,6 +139,35 @@ def test_mask_text_leaves_non_pii_numbers(text: str) -> None:
     assert mask_text(text) == text
 
 
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("座机 0797-8123456 已接通", "座机 079****3456 已接通"),
+        ("北京 010-12345678", "北京 010****5678"),
+        ("07978123456", "079****3456"),
+        ("(0571) 88889999 转 8", "057****9999 转 8"),
+        ("+86-10-12345678", "********78"),
+        ("tel:+86 21 61234567", "tel:********67"),
+    ],
+)
+def test_mask_text_masks_landlines(text: str, masked: str) -> None:
+    assert mask_text(text) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "c-20261127-000123",  # zero-padded counter
+        "PJSIP/trunk-00000001",
+        "duration 0.0512345678",  # a fraction
+        "order 0012345678",  # 00 is no area code
+        "2026-11-27 01:02:03",
+    ],
+)
+def test_mask_text_leaves_numbers_that_only_look_like_landlines(text: str) -> None:
+    assert mask_text(text) == text
+
+
 def test_mask_text_masks_old_15_digit_id() -> None:
     assert mask_text("证件 110101900307123 已核验") == "证件 110********7123 已核验"
 
