@@ -18,6 +18,7 @@ from api import ws
 from api.deps import AppState
 from api.dialing import DialerPool
 from api.errors import install_error_handlers
+from api.housekeeping import Housekeeper
 from api.imports import imports_of
 from api.metrics import Metrics
 from api.routes import assets, attendance, audit, auth, calls, campaigns, faults, flows, pages, qa, system, users
@@ -126,12 +127,15 @@ def create_app(
     dialer_options: dict[str, Any] | None = None,
     restore_campaigns: bool = False,
     on_start: Callable[[AppState], Awaitable[None]] | None = None,
+    housekeeping_interval: float | None = None,
 ) -> FastAPI:
     """The API for ``settings``. ``hasher`` and ``now`` are for tests; ``run_migrations``, ``webhook_interval``
     (seconds between webhook rounds; None: no deliveries from this process) and ``restore_campaigns`` (give
     campaigns left running their dialer again) for ``waihu serve``; ``dialer_options`` go to
     :class:`api.dialing.DialerPool` (tests and benchmarks pass a faster tick or other simulated customers);
-    ``on_start`` runs once the app's resources are up (``waihu demo`` puts its bot agents on the floor)."""
+    ``on_start`` runs once the app's resources are up (``waihu demo`` puts its bot agents on the floor);
+    ``housekeeping_interval`` (seconds; None: not in this process) runs :class:`api.housekeeping.Housekeeper`:
+    effective-dated work-ID changes, idle logins and the logout at shift end."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -149,11 +153,16 @@ def create_app(
             if restore_campaigns:
                 await pool.restore()
             await imports_of(state).interrupt_abandoned()  # lead uploads whose process stopped mid-import
+            keeper = Housekeeper(state, interval=housekeeping_interval, now=now) if housekeeping_interval else None
+            if keeper is not None:
+                keeper.start()
             if on_start is not None:
                 await on_start(state)
             try:
                 yield
             finally:
+                if keeper is not None:
+                    await keeper.stop()
                 await pool.close()
                 await imports_of(state).close()
                 if worker is not None:

@@ -14,7 +14,10 @@ def serve(host: str, port: int) -> None:
     import uvicorn
 
     from api.app import create_app
+    from api.housekeeping import INTERVAL
 
     settings = get_settings()
-    app = create_app(settings, run_migrations=True, webhook_interval=5.0, restore_campaigns=True)
+    app = create_app(
+        settings, run_migrations=True, webhook_interval=5.0, restore_campaigns=True, housekeeping_interval=INTERVAL
+    )
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), proxy_headers=False)

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Final
 
@@ -123,8 +123,8 @@ async def seed_demo(settings: Settings, *, leads: int = 400, seed: int = 1) -> D
                 await set_state(session, audit, old.id, "stopped", actor="demo")
         campaigns: dict[str, int] = {}
         plans = (
-            ("mobile", f"演示·无锡手机报 {stamp}", "mobile-newspaper-trial@1", ["A1001", *BOTS], False),
-            ("training", f"演示·教育回访培训 {stamp}", "edu-survey-invite@1", ["T1001"], True),
+            ("mobile", f"演示·无锡手机报 {stamp}", "mobile-newspaper-trial@2", ["A1001", *BOTS], False),
+            ("training", f"演示·教育回访培训 {stamp}", "edu-survey-invite@2", ["T1001"], True),
         )
         for key, name, flow, agents, training in plans:
             async with factory() as session, session.begin():
@@ -197,6 +197,7 @@ async def serve_demo(
     import uvicorn
 
     from api.app import create_app
+    from api.housekeeping import INTERVAL
 
     seeded = await seed_demo(settings, leads=leads)
     stopper: list[asyncio.Task[None]] = []
@@ -211,7 +212,14 @@ async def serve_demo(
         await asyncio.sleep(after)
         server.should_exit = True
 
-    app = create_app(settings, run_migrations=True, webhook_interval=5.0, restore_campaigns=True, on_start=on_start)
+    app = create_app(
+        settings,
+        run_migrations=True,
+        webhook_interval=5.0,
+        restore_campaigns=True,
+        housekeeping_interval=INTERVAL,
+        on_start=on_start,
+    )
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
     try:
         await server.serve()
@@ -229,7 +237,9 @@ async def serve_demo(
 @click.option("--leads", type=int, default=400, show_default=True, help="Synthetic leads per campaign.")
 @click.pass_context
 def demo(ctx: click.Context, host: str, port: int, seconds: float | None, leads: int) -> None:
-    settings = get_settings(ctx)
+    # the demo's campaigns call all day, so its work IDs' default shift is the whole day (logout at 23:59)
+    all_day = {"shift_default_start": time(0, 0), "shift_default_end": time(23, 59)}
+    settings = get_settings(ctx).model_copy(update=all_day)
     console = Console()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_demo(settings, console, host=host, port=port, seconds=seconds, leads=leads))

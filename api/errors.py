@@ -61,6 +61,7 @@ from recordings.errors import (
     SheetNotFound,
 )
 from waihu.errors import ConfigError, VaultError, WaihuError
+from waihu.pii import mask_text
 
 __all__ = [
     "STATUS_BY_CLASS",
@@ -199,6 +200,27 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+#: how to fix the commonest validation problems (by pydantic's error type)
+_FIXES: Final = {
+    "missing": "add it",
+    "timezone_aware": "give the time zone, e.g. 2030-01-01T09:00:00+08:00",
+    "json_invalid": "send valid JSON",
+    "extra_forbidden": "remove it",
+}
+
+
+def validation_message(problems: list[dict[str, Any]]) -> str:
+    """One line naming each bad field (up to three) with what is wrong and, where known, how to fix it."""
+    parts = []
+    for problem in problems[:3]:
+        loc = [str(x) for x in problem.get("loc", ()) if x != "body"]
+        where = ".".join(loc) if loc else "the body"
+        fix = _FIXES.get(str(problem.get("type", "")))
+        parts.append(f"{where}: {problem.get('msg', 'invalid')}" + (f" ({fix})" if fix else ""))
+    more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+    return "the request is invalid: " + "; ".join(parts) + more + " (every problem is in details.problems)"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """One handler per kind of failure, all answering the same JSON shape."""
 
@@ -211,7 +233,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def validation(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         problems = _jsonable(list(exc.errors()))
-        return _json(422, error_body("api.invalid_request", "the request is invalid", {"problems": problems}))
+        message = mask_text(validation_message(problems))  # a validator may quote what it was given
+        return _json(422, error_body("api.invalid_request", message, {"problems": problems}))
 
     async def http(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

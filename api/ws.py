@@ -54,6 +54,8 @@ router = APIRouter(tags=["agent console"])
 _RUN_ENDED: Final = "_run.ended"
 _REPLACED: Final = 4001
 _REFUSED: Final = 4003
+#: a connected console renews its login every this share of the idle time
+_RENEW_SHARE = 0.25
 
 
 def _field_json(field: CaptureField) -> dict[str, Any]:
@@ -175,6 +177,8 @@ class ConsoleHub:
         self._screen: dict[str, dict[str, Any]] = {}
         self._runs: dict[str, FlowRun] = {}
         self._previews: dict[str, dict[str, Any]] = {}
+        #: signed out (forced, shift end, idle) while a call was on screen: the console closes after it
+        self._leaving: set[str] = set()
 
     # -- the sockets ------------------------------------------------------------------------------
 
@@ -193,6 +197,24 @@ class ConsoleHub:
             await self._push(work_id, {**screen, "type": "call.pop", "resumed": True})
         elif work_id in self._previews:
             await self._push(work_id, {"type": "preview", "lead": self._previews[work_id], "resumed": True})
+
+    async def signed_out(self, work_id: str, reason: str) -> None:
+        """The agent's login ended without the console asking (forced, shift end, idle): tell the console and
+        close it, which sends the page to the login; with a call on screen, once its wrap-up is done."""
+        if work_id in self._screen:
+            self._leaving.add(work_id)
+            return
+        await self._close_signed_out(work_id, reason)
+
+    async def _close_signed_out(self, work_id: str, reason: str) -> None:
+        self._leaving.discard(work_id)
+        socket = self._sockets.get(work_id)
+        if socket is None:
+            return
+        await self._push(work_id, {"type": "signed_out", "reason": reason})
+        with contextlib.suppress(Exception):
+            await socket.close(code=_REFUSED)
+        self.detach(work_id, socket)
 
     def detach(self, work_id: str, socket: WebSocket) -> None:
         if self._sockets.get(work_id) is socket:
@@ -333,6 +355,8 @@ class ConsoleHub:
         self._screen.pop(work_id, None)
         self._runs.pop(work_id, None)
         await self._push(work_id, {"type": "wrap_up.done", "call_id": call.call_id})
+        if work_id in self._leaving:
+            await self._close_signed_out(work_id, "signed_out")
 
     async def preview(self, agent: AgentSlot, lead: PreviewLead) -> bool:
         """Preview mode: the console decides whether to dial the lead shown (masked): 拨打 or 跳过."""
@@ -373,7 +397,7 @@ def console_of(state: AppState) -> ConsoleHub:
     return hub
 
 
-async def _who(socket: WebSocket, state: AppState) -> User | None:
+async def _who(socket: WebSocket, state: AppState) -> tuple[User, str] | None:
     header = socket.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     token = value.strip() if scheme.lower() == "bearer" else socket.cookies.get(SESSION_COOKIE)
@@ -392,7 +416,24 @@ async def _who(socket: WebSocket, state: AppState) -> User | None:
         except WaihuError:
             return None
         await session.commit()
-        return user
+        return user, token
+
+
+async def _keep_alive(state: AppState, socket: WebSocket, token: str, work_id: str) -> None:
+    """A connected console is a login in use: renew its idle expiry every quarter of the idle time. When the
+    login has ended meanwhile (forced out, shift end), the console is told and closed."""
+    every = state.settings.session_idle_minutes * 60.0 * _RENEW_SHARE
+    while True:
+        await asyncio.sleep(every)
+        try:
+            async with state.sessions() as session:
+                await authenticate(state.agents, session, token, now=state.now())
+                await session.commit()
+        except WaihuError:
+            await console_of(state).signed_out(work_id, "expired")
+            return
+        except Exception:  # the database is busy or away: try again at the next round
+            log.warning("console %s: login not renewed; trying again", work_id)
 
 
 @router.websocket("/ws/agent")
@@ -400,8 +441,8 @@ async def agent_console(socket: WebSocket) -> None:
     state = socket.app.state.waihu
     assert isinstance(state, AppState)
     await socket.accept()
-    user = await _who(socket, state)
-    if user is None:
+    who = await _who(socket, state)
+    if who is None:
         await socket.send_json(
             {
                 "type": "error",
@@ -411,12 +452,14 @@ async def agent_console(socket: WebSocket) -> None:
         )
         await socket.close(code=_REFUSED)
         return
+    user, token = who
     hub = console_of(state)
     work_id = user.work_id
     await hub.attach(work_id, socket)
     hooks = floor_hooks(state)
     if hooks is not None:
         await hooks.console_back(work_id)
+    keeper = asyncio.create_task(_keep_alive(state, socket, token, work_id), name=f"console-login-{work_id}")
     try:
         while True:
             message = await socket.receive_json()
@@ -429,6 +472,9 @@ async def agent_console(socket: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
         hub.detach(work_id, socket)
         if hooks is not None and not hub.connected(work_id):
             hooks.console_away(work_id)

@@ -11,6 +11,7 @@ from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
 
 from api import services
 from api.deps import Caller, require_permission
@@ -31,8 +32,8 @@ _AUDIO_TYPES = {".wav": "audio/wav", ".mp3": "audio/mpeg", ".ogg": "audio/ogg", 
 @router.get("/calls", response_model=list[CallOut])
 async def search_calls(
     caller: CallViewer,
-    since: Annotated[datetime | None, Query(description="started at or after (ISO 8601 with zone)")] = None,
-    until: Annotated[datetime | None, Query(description="started before")] = None,
+    since: Annotated[AwareDatetime | None, Query(description="started at or after (ISO 8601 with zone)")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="started before")] = None,
     campaign_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     work_id: Annotated[str | None, Query(max_length=32)] = None,
     outcome: Annotated[str | None, Query(max_length=64)] = None,

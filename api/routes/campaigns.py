@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile
+from pydantic import AwareDatetime
 from sqlalchemy import select
 
 from agents.permissions import require
@@ -155,8 +156,8 @@ async def get_live(
 async def get_funnel(
     campaign_id: Id,
     caller: Annotated[Caller, Depends(require_permission("campaign.view"))],
-    since: Annotated[datetime | None, Query(description="calls started at or after (default: all)")] = None,
-    until: Annotated[datetime | None, Query(description="calls started before (default: now)")] = None,
+    since: Annotated[AwareDatetime | None, Query(description="calls started at or after (default: all)")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="calls started before (default: now)")] = None,
 ) -> FunnelOut:
     """The per-script funnel: how many conversations reached each screen, which answers customers chose,
     objections raised and outcomes."""

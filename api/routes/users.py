@@ -15,6 +15,7 @@ from api.deps import Caller, require_permission
 from api.dialing import dialers_of
 from api.schemas.common import ERRORS, Id, Ok
 from api.schemas.people import ChangeRequestIn, ChangeRequestOut, DecisionIn, SessionOut, UserOut
+from api.ws import console_of
 from waihu.pii import mask_text
 
 router = APIRouter(tags=["work IDs"], responses=ERRORS)
@@ -142,4 +143,5 @@ async def post_force_logout(
     await force_logout(caller.state.agents, caller.session, caller.user, work_id, now=caller.now())
     await caller.session.commit()
     dialers_of(caller.state).agent_left(work_id)
+    await console_of(caller.state).signed_out(work_id, "forced")
     return Ok()

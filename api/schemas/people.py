@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class UserOut(BaseModel):
@@ -63,7 +63,7 @@ class ChangeRequestIn(BaseModel):
         "delete",
     ]
     work_id: str = Field(min_length=1, max_length=32)
-    effective_at: datetime
+    effective_at: AwareDatetime = Field(description="when it takes effect (ISO 8601 with the time zone)")
     reason: str = Field(min_length=1, max_length=1000)
     vendor_id: int | None = Field(default=None, ge=1, le=2**62)
     name: str | None = Field(default=None, max_length=64)
@@ -84,7 +84,7 @@ class ChangeRequestOut(BaseModel):
     document_ref: str | None
     requested_by: str
     requested_at: datetime
-    effective_at: datetime
+    effective_at: AwareDatetime = Field(description="when it takes effect (ISO 8601 with the time zone)")
     status: str
     decided_by: str | None
     decided_at: datetime | None
