@@ -68,7 +68,7 @@ from waihu.vault import Vault
 
 DEMO_AGENTS = ("D001", "D002", "D003", "D004", "D005")
 DEMO_QA = "DQ01"
-FLOW = "mobile-newspaper-trial@1"
+FLOW = "mobile-newspaper-trial@2"
 PROFILE = SimProfile(
     p_live=0.45,
     answer_delay=(1.0, 3.0),
@@ -141,8 +141,8 @@ def _demo_wall_start(zone: ZoneInfo) -> datetime:
 
 #: each script's lead columns beside the phone (values drawn at random): what its prompts say
 LEAD_COLUMNS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
-    "mobile-newspaper-trial@1": {"name": ("王先生", "李女士", "张先生", "刘女士"), "city": ("无锡", "苏州")},
-    "edu-survey-invite@1": {
+    "mobile-newspaper-trial@2": {"name": ("王先生", "李女士", "张先生", "刘女士"), "city": ("无锡", "苏州")},
+    "edu-survey-invite@2": {
         "name": ("王女士", "陈先生", "赵女士"),
         "student_name": ("小明", "小红", "乐乐", "天天"),
         "agent_name": ("李", "周"),

@@ -21,7 +21,7 @@ from flows.coverage import coverage, plan_walks, run_walk, sample_value
 from flows.diagram import mermaid
 from flows.errors import FlowError, FlowRunError
 from flows.model import FlowOption
-from flows.registry import PACKAGE_SCRIPTS, FlowRegistry, parse_ref, read_file
+from flows.registry import PACKAGE_SCRIPTS, FlowRegistry, expand_paths, parse_ref, read_file
 from flows.runtime import FlowEngine, FlowRun, Masker, StepView, mask_fully
 from flows.schema import FlowDoc
 
@@ -47,18 +47,20 @@ def flows() -> None:
 @click.option("--walk", is_flag=True, help="Also play one walk per option on the runtime and report coverage.")
 @click.pass_context
 def check(ctx: click.Context, paths: tuple[Path, ...], walk: bool) -> None:
-    """Validate script files; print file:line:column for each problem; exit 1 on any error."""
+    """Validate script files (a directory: every *.yaml in it); print file:line:column for each
+    problem; exit 1 on any error."""
     registry = _registry(ctx)
+    files, _ = expand_paths(paths)
     problems = registry.check(paths)
     errors = [p for p in problems if p.severity == "error"]
     for p in problems:
         click.echo(str(p), err=p.severity == "error")
     warnings = len(problems) - len(errors)
-    summary = f"{len(paths)} file(s): {len(errors)} error(s), {warnings} warning(s)"
+    summary = f"{len(files)} file(s): {len(errors)} error(s), {warnings} warning(s)"
     click.echo(summary, err=bool(errors))
     if errors:
         sys.exit(1)
-    if walk and not _walk_all(registry, paths):
+    if walk and not _walk_all(registry, tuple(files)):
         sys.exit(1)
 
 
@@ -120,7 +122,9 @@ def rehearse(ctx: click.Context, ref: str, variables: tuple[str, ...]) -> None:
     """Walk through ID[@VERSION] as a trainee: read the text, pick the customer's answer.
 
     Type an option's number; `o` lists the objection handlers (`o 2` opens the second), `t` the
-    customer types (`t 3` tags the third), `q` quits. Works with piped standard input.
+    customer types (`t 3` tags the third), `q` quits. After a choice, each required capture field
+    the button does not fill is asked for; optional fields are skipped (listed on the screen). Works
+    with piped standard input; exit status 0 only when the call reached its end.
     """
     registry = _registry(ctx)
     try:
@@ -169,6 +173,12 @@ class Rehearsal:
             self.echo(f"    · {note}")
         if step.timer_cue:
             self.echo(f"  （{step.timer_after} 秒后：{step.timer_cue}）")
+        required = [f.label for f in step.capture if f.required]
+        optional = [f.label for f in step.capture if not f.required]
+        if required:
+            self.echo(f"  记录（必填，选择后询问）：{'、'.join(required)}")
+        if optional:
+            self.echo(f"  记录（可选，排练中略过）：{'、'.join(optional)}")
         for opt in step.options:
             end = f" → 结束：{flow.outcomes[o].label}" if (o := self._outcome_of(step, opt.index)) else ""
             self.echo(f"  {opt.index + 1}. {opt.label}{end}")
@@ -190,17 +200,18 @@ class Rehearsal:
             self.echo(f"  {i}. {label}")
 
     async def _capture(self, step: StepView, option: FlowOption) -> dict[str, str] | None:
+        """Ask for the fields this answer must record: the required ones its button does not fill.
+
+        Optional fields are never asked (they are listed on the screen as skipped), so a piped
+        list of choices is never read as a recorded value."""
         values: dict[str, str] = {}
         if option.skip_capture:
             return values
         for field in step.capture:
-            if field.name in option.set:  # the button fills it
-                continue
-            if not field.required and option.kind == "outcome":  # the call ends: only what is required
+            if field.name in option.set or not field.required:
                 continue
             extra = f"，可选：{'/'.join(field.choices)}" if field.choices else ""
-            must = "必填" if field.required else "可空"
-            answer = self._read(f"  记录 {field.label}（{field.type.value}，{must}{extra}）：")
+            answer = self._read(f"  记录 {field.label}（{field.type.value}，必填{extra}）：")
             if answer is None:
                 return None
             if answer:

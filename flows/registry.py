@@ -82,6 +82,23 @@ def read_file(path: Path) -> LoadedFile:
     return loaded
 
 
+def expand_paths(paths: Iterable[Path]) -> tuple[list[Path], list[Problem]]:
+    """The files to check: a directory becomes its ``*.yaml`` files (sorted); one without any is a problem."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.yaml") if p.is_file())
+            if not found:
+                problems.append(
+                    Problem(str(path), 1, 1, "the directory has no *.yaml files", "name script files `<id>.v<N>.yaml`")
+                )
+            files += found
+        else:
+            files.append(path)
+    return list(dict.fromkeys(files)), problems
+
+
 def parse_ref(ref: str) -> tuple[str, int | None]:
     """``edu-survey-invite@2`` -> (id, 2); ``edu-survey-invite`` -> (id, None)."""
     flow_id, _, version = ref.partition("@")
@@ -197,9 +214,13 @@ class FlowRegistry:
         return compile_flow(loaded.doc, lib_doc, digest)
 
     def check(self, paths: Iterable[Path]) -> list[Problem]:
-        """Every problem (errors and warnings) of the given files, in file order."""
+        """Every problem (errors and warnings) of the given files, in file order.
+
+        A directory stands for every ``*.yaml`` file in it (not its subdirectories)."""
         problems: list[Problem] = []
-        for path in paths:
+        files, empty = expand_paths(paths)
+        problems += empty
+        for path in files:
             loaded = self._load(Path(path))
             if not loaded.ok or not isinstance(loaded.doc, FlowDoc):
                 problems += loaded.problems

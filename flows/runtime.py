@@ -1,7 +1,8 @@
 """Running a script during a call: one shared ``transitions`` AsyncMachine per script version.
 
 Every call is a :class:`FlowRun` (a model of the version's machine, added on start and removed
-on close), so ten thousand concurrent calls share one set of states, events and transitions.
+as soon as the call ends: an outcome or a hang-up; ``close()`` is then a no-op), so ten thousand
+concurrent calls share one set of states, events and transitions.
 The machine enforces which moves exist; the run keeps what the call needs: the captured values,
 the return stack of objection handlers, the transcript with offsets from call start, the
 checkpoints met and the customer-type tags. A run serialises to JSON and restores mid-call.
@@ -17,14 +18,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Literal
 
 from transitions.extensions.asyncio import AsyncMachine
 
 from flows.errors import CaptureError, FlowRunError, InvalidChoice, UnknownObjection
 from flows.model import Flow, FlowOption, FlowState
-from flows.schema import PLACEHOLDER, CaptureField, CaptureType, Checkpoint, PiiKind
+from flows.schema import PLACEHOLDER, CaptureField, Checkpoint, PiiKind
 
 END = "__end__"
 MAX_OBJECTION_DEPTH = 3
@@ -359,7 +359,12 @@ class FlowRun:
             callback()
 
     async def close(self) -> None:
-        """Detach from the shared machine (call it when the call's record is stored)."""
+        """Detach from the shared machine. A run detaches itself when it ends (outcome or hang-up);
+        call this too when a call is abandoned mid-script. Safe to call any number of times."""
+        self._detach()
+
+    def _detach(self) -> None:
+        # Only after the ending event has left the machine's per-model queue (``_fire`` returned).
         if self in self.engine.machine.models:
             self.engine.machine.remove_model(self)
 
@@ -401,7 +406,10 @@ class FlowRun:
     def _shown(self, name: str) -> str:
         return shown_value(self.flow, name, self.variables, self.captured, self.mask)
 
-    def _raw(self, template: str) -> str:
+    def _raw(self, template: str, pending: Mapping[str, Any] | None = None) -> str:
+        """A template filled with raw values (for ``set``); ``pending`` are this screen's values, not yet stored."""
+        captured = {**self.captured, **pending} if pending else self.captured
+
         def fill(m: Any) -> str:
             name = m.group(1)
             if name == "brand":
@@ -409,7 +417,7 @@ class FlowRun:
             var = self.flow.variables.get(name)
             if var is not None:
                 return self.variables.get(name, var.default) or ""
-            return str(self.captured.get(name, ""))
+            return str(captured.get(name, ""))
 
         return PLACEHOLDER.sub(fill, template)
 
@@ -442,10 +450,10 @@ class FlowRun:
         opt = self._option(choice)
         st = self.current
         clean = self._validate(st, values or {}, required=not opt.skip_capture)
+        filled = self._filled(st, opt, clean)
         async with self._exclusive():
             self.captured.update(clean)
-            for name, template in opt.set.items():
-                self.captured[name] = self._raw(template)
+            self.captured.update(filled)
             self._record("choose", st.key, opt.label, clean or None)
             if opt.kind == "to":
                 await self.engine._fire(self, f"opt{opt.index}")
@@ -499,6 +507,7 @@ class FlowRun:
             self.ended = True
             self.stack.clear()
             self._record("hangup", END, reason)
+            self._detach()
         self._ended()
 
     # -- coaching ----------------------------------------------------------------------------
@@ -529,7 +538,29 @@ class FlowRun:
         self.outcome = outcome
         self.stack.clear()
         self._record("outcome", END, outcome)
+        self._detach()
         self._ended()
+
+    def _filled(self, st: FlowState, opt: FlowOption, pending: Mapping[str, Any]) -> dict[str, Any]:
+        """The values an option's ``set`` stores, coerced like typed-in values (a choice must be one of its choices)."""
+        out: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for name, template in opt.set.items():
+            field = self.flow.capture_fields.get(name)
+            raw = self._raw(template, pending)
+            if field is None:  # pragma: no cover - the validator refuses `set` into undeclared fields
+                out[name] = raw
+                continue
+            try:
+                out[name] = field.coerce(raw)
+            except ValueError as exc:
+                errors[name] = str(exc)
+        if errors:
+            raise CaptureError(
+                f"option `{opt.label}` sets invalid values: " + "; ".join(f"{k}: {v}" for k, v in errors.items()),
+                {"fields": errors, "state": st.key, "option": opt.label},
+            )
+        return out
 
     def _validate(self, st: FlowState, values: Mapping[str, Any], *, required: bool) -> dict[str, Any]:
         fields = {f.name: f for f in st.capture}
@@ -543,7 +574,7 @@ class FlowRun:
             if value is None or value == "":
                 continue
             try:
-                clean[name] = _coerce(field, value)
+                clean[name] = field.coerce(value)
             except ValueError as exc:
                 errors[name] = str(exc)
         if required:
@@ -624,8 +655,10 @@ class FlowRun:
         run.tags = list(data.get("tags") or [])
         run.reached = {k: float(v) for k, v in (data.get("reached") or {}).items()}
         run.transcript = [TranscriptEntry.from_dict(e) for e in data.get("transcript") or []]
-        engine.machine.add_model(run, initial=state)
-        if not run.ended:
+        if run.ended:  # an ended call is not a model of the machine: it only shows its record
+            run.state = state
+        else:
+            engine.machine.add_model(run, initial=state)
             run._record("restore", state)
         return run
 
@@ -645,39 +678,6 @@ class _Exclusive:
 
     async def __aexit__(self, *exc: object) -> None:
         self.run._busy = False
-
-
-def _coerce(field: CaptureField, value: Any) -> Any:
-    """A captured value checked against its field; the message says what is expected."""
-    if field.type is CaptureType.INT:
-        if isinstance(value, bool):
-            raise ValueError("expected a whole number")
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            raise ValueError(f"expected a whole number, got {str(value)[:20]!r}") from None
-        if field.min is not None and number < field.min:
-            raise ValueError(f"must be at least {field.min}")
-        if field.max is not None and number > field.max:
-            raise ValueError(f"must be at most {field.max}")
-        return number
-    if field.type is CaptureType.DATETIME:
-        if isinstance(value, datetime):
-            return value.isoformat(timespec="minutes")
-        text = str(value).strip()
-        try:
-            return datetime.fromisoformat(text).isoformat(timespec="minutes")
-        except ValueError:
-            raise ValueError("expected a date and time like 2026-11-28 19:30") from None
-    text = str(value).strip()
-    if field.type is CaptureType.CHOICE:
-        assert field.choices is not None
-        if text not in field.choices:
-            raise ValueError(f"expected one of {', '.join(field.choices)}")
-        return text
-    if field.max_length is not None and len(text) > field.max_length:
-        raise ValueError(f"at most {field.max_length} characters")
-    return text
 
 
 __all__ = [

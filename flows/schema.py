@@ -9,8 +9,9 @@ the whole picture. See ``docs/flows.md`` for the format with an example.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -90,6 +91,40 @@ class CaptureField(_Strict):
         if (self.min is not None or self.max is not None) and self.type is not CaptureType.INT:
             raise ValueError("`min`/`max` are only for fields of type `int`")
         return self
+
+    def coerce(self, value: Any) -> Any:
+        """A value (typed in, or stored by an option's ``set``) checked against this field.
+
+        Raises ValueError saying what is expected."""
+        if self.type is CaptureType.INT:
+            if isinstance(value, bool):
+                raise ValueError("expected a whole number")
+            try:
+                number = int(str(value).strip())
+            except ValueError:
+                raise ValueError(f"expected a whole number, got {str(value)[:20]!r}") from None
+            if self.min is not None and number < self.min:
+                raise ValueError(f"must be at least {self.min}")
+            if self.max is not None and number > self.max:
+                raise ValueError(f"must be at most {self.max}")
+            return number
+        if self.type is CaptureType.DATETIME:
+            if isinstance(value, datetime):
+                return value.isoformat(timespec="minutes")
+            text = str(value).strip()
+            try:
+                return datetime.fromisoformat(text).isoformat(timespec="minutes")
+            except ValueError:
+                raise ValueError("expected a date and time like 2026-11-28 19:30") from None
+        text = str(value).strip()
+        if self.type is CaptureType.CHOICE:
+            assert self.choices is not None
+            if text not in self.choices:
+                raise ValueError(f"expected one of {', '.join(self.choices)}")
+            return text
+        if self.max_length is not None and len(text) > self.max_length:
+            raise ValueError(f"at most {self.max_length} characters")
+        return text
 
 
 class Option(_Strict):

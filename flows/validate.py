@@ -8,6 +8,7 @@ objection references. Every problem names its file, line and column and says how
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -15,7 +16,7 @@ from pydantic import ValidationError
 
 from flows.errors import Problem
 from flows.model import BUILTIN_VARIABLES
-from flows.schema import PLACEHOLDER, CaptureField, FlowDoc, LibraryDoc, State
+from flows.schema import NAME_PATTERN, PLACEHOLDER, CaptureField, FlowDoc, LibraryDoc, State
 from flows.yamlmarks import Marked, Path
 
 MAX_SCREEN_CHARS = 200
@@ -33,15 +34,63 @@ def _suggest(name: str, known: Iterable[str]) -> str:
 _PYDANTIC_HINTS = {
     "extra_forbidden": "remove it or fix its spelling; docs/flows.md lists the keys",
     "missing": "add it; docs/flows.md lists the keys",
-    "string_type": "quote the value if YAML read it as a number, a date or yes/no",
+    "string_type": "write text here; quote the value if YAML read it as a number, a date or yes/no",
     "string_pattern_mismatch": "names are lowercase letters, digits and underscores, starting with a letter",
-    "too_short": "it may not be empty",
-    "enum": "use one of the listed values",
+    "int_type": "write a whole number without quotes, e.g. `{key}: 1`",
+    "int_parsing": "write a whole number without quotes, e.g. `{key}: 1`",
+    "int_from_float": "write a whole number (no decimal part), e.g. `{key}: 1`",
+    "float_type": "write a number, e.g. `{key}: 1.5`",
+    "float_parsing": "write a number, e.g. `{key}: 1.5`",
+    "bool_type": "write `true` or `false`",
+    "bool_parsing": "write `true` or `false`",
+    "dict_type": "write a mapping here (`name: value` lines, or `{{name: value}}`)",
+    "model_type": "write a mapping here (`name: value` lines, or `{{name: value}}`); docs/flows.md lists the keys",
+    "model_attributes_type": "write a mapping here (`name: value` lines); docs/flows.md lists the keys",
+    "list_type": "write a list here (`- item` lines, or `[a, b]`)",
+    "too_short": "give at least {min_length} item(s)",
+    "too_long": "give at most {max_length} item(s)",
+    "string_too_short": "it may not be empty: write the text, or remove the key if it is optional",
+    "string_too_long": "shorten it to at most {max_length} characters",
+    "greater_than": "use a number greater than {gt}",
+    "greater_than_equal": "use a number of at least {ge}",
+    "less_than": "use a number less than {lt}",
+    "less_than_equal": "use a number of at most {le}",
+    "enum": "use one of {expected}",
+    "literal_error": "use {expected}",
+    "none_required": "remove the value",
+}
+
+_PATTERN_HINTS = {
+    NAME_PATTERN: _PYDANTIC_HINTS["string_pattern_mismatch"],
+    r"^[a-z][a-z0-9-]*$": "ids are lowercase letters, digits and dashes, starting with a letter (e.g. `demo-callback`)",
+    r"^[a-z][a-z0-9-]*@[1-9][0-9]*$": "write the library as `id@version`, e.g. `objections@1`",
 }
 
 
+def _pydantic_hint(err: Any, key: str) -> str:
+    """How to fix one pydantic error: by its type, with the limits pydantic reports in ``ctx``."""
+    kind = err["type"]
+    ctx = {k: v for k, v in (err.get("ctx") or {}).items()}
+    if kind == "string_pattern_mismatch":
+        return _PATTERN_HINTS.get(str(ctx.get("pattern")), f"the value must match `{ctx.get('pattern')}`")
+    template = _PYDANTIC_HINTS.get(kind)
+    if template is None:
+        if kind.endswith("_type") or kind.endswith("_parsing"):
+            return "the value has the wrong type; docs/flows.md says what this key takes"
+        return "docs/flows.md says what this key takes"
+    try:
+        return template.format(key=key, **ctx)
+    except (KeyError, IndexError):
+        return template.split(" {", 1)[0]
+
+
+def _shown_input(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
 def pydantic_problems(marked: Marked, exc: ValidationError) -> list[Problem]:
-    """Turn pydantic's errors into problems at the right line."""
+    """Turn pydantic's errors into problems at the right line, each with what to change."""
     problems = []
     for err in exc.errors():
         loc: Path = tuple(p for p in err["loc"] if isinstance(p, str | int))
@@ -50,6 +99,7 @@ def pydantic_problems(marked: Marked, exc: ValidationError) -> list[Problem]:
         kind = err["type"]
         message = err["msg"]
         is_key = kind == "extra_forbidden" or "[key]" in err["loc"]
+        key = str(next((p for p in reversed(loc) if isinstance(p, str)), "value"))
         if kind == "extra_forbidden":
             message = f"unknown key `{loc[-1]}`"
         elif kind == "missing":
@@ -57,13 +107,66 @@ def pydantic_problems(marked: Marked, exc: ValidationError) -> list[Problem]:
             is_key = False
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
+        elif "input" in err and not is_key:
+            message = f"{message} (got {_shown_input(err['input'])})"
+        hint = "" if kind == "value_error" else _pydantic_hint(err, key)
         where = loc[:-1] if kind == "missing" else loc
-        problems.append(marked.problem(where, message, _PYDANTIC_HINTS.get(kind, ""), key=is_key))
+        problems.append(marked.problem(where, message, hint, key=is_key))
     return problems
 
 
 def _placeholders(text: str) -> list[str]:
     return PLACEHOLDER.findall(text)
+
+
+_NAME_START = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _brace_problems(text: str) -> list[tuple[str, str]]:
+    """(message, hint) for each brace that is not part of a ``{name}`` placeholder.
+
+    Braces are only for placeholders, so a lone ``{`` or ``}`` is a typo: ``请问是{customer_name吗``
+    would otherwise reach the agent's screen as is."""
+    out: list[tuple[str, str]] = []
+    spans = [m.span() for m in PLACEHOLDER.finditer(text)]
+    inside = {i for start, end in spans for i in (start, end - 1)}
+    for i, ch in enumerate(text):
+        if ch not in "{}" or i in inside:
+            continue
+        context = text[max(0, i - 8) : i + 12]
+        if ch == "{":
+            name = _NAME_START.match(text, i + 1)
+            if name and text.startswith("}", name.end()):  # {Name}: closed, but not a valid name
+                inside.add(name.end())
+                out.append(
+                    (
+                        f"`{{{name.group()}}}` at character {i + 1} is not a placeholder name (in `{context}`)",
+                        "placeholder names are lowercase letters, digits and underscores: "
+                        f"write `{{{name.group().lower()}}}` and declare it",
+                    )
+                )
+            elif name:
+                out.append(
+                    (
+                        f"unclosed placeholder `{{{name.group()}` at character {i + 1} (in `{context}`)",
+                        f"close it: `{{{name.group()}}}`",
+                    )
+                )
+            else:
+                out.append(
+                    (
+                        f"stray `{{` at character {i + 1} (in `{context}`)",
+                        "braces are only for `{name}` placeholders: remove it or complete the placeholder",
+                    )
+                )
+        else:
+            out.append(
+                (
+                    f"stray `}}` at character {i + 1} (in `{context}`)",
+                    "braces are only for `{name}` placeholders: remove it or add the opening `{name`",
+                )
+            )
+    return out
 
 
 class _StateGraphCheck:
@@ -151,6 +254,8 @@ class _StateGraphCheck:
                                 key=True,
                             )
                         )
+                    else:
+                        self._check_set_value((*opath, "set", field_name), fields[field_name], value)
                     self._check_text((*opath, "set", field_name), value, names)
                 if opt.skip_capture and not any(f.required for f in state.capture or ()):
                     self.problems.append(
@@ -218,7 +323,22 @@ class _StateGraphCheck:
         if state.timer:
             self._check_text((*spath, "timer", "cue"), state.timer.cue, names)
 
+    def _check_set_value(self, path: Path, field: CaptureField, value: str) -> None:
+        """A literal ``set`` value must pass its field's own check (a choice one of its choices...)."""
+        if _placeholders(value):  # filled per call; the runtime checks it then
+            return
+        try:
+            field.coerce(value)
+        except ValueError as exc:
+            if field.choices:
+                hint = f"use one of {', '.join(field.choices)}, or add `{value}` to the field's `choices`"
+            else:
+                hint = f"give a value the {field.type.value} field `{field.name}` accepts"
+            self.problems.append(self.m.problem(path, f"`set` gives `{field.name}` the value `{value}`: {exc}", hint))
+
     def _check_text(self, path: Path, text: str, names: set[str]) -> None:
+        for problem in _brace_problems(text):
+            self.problems.append(self.m.problem(path, *problem))
         for ph in _placeholders(text):
             if ph not in names:
                 self.problems.append(

@@ -46,8 +46,8 @@ def test_the_demo_seeds_every_role_both_scripts_and_puts_the_bots_to_work(demo_s
         headers = {"Authorization": f"Bearer {tokens['TL01']}"}
         campaigns = {c["id"]: c for c in client.get("/campaigns", headers=headers).json()}
         mobile, training = campaigns[seeded.campaigns["mobile"]], campaigns[seeded.campaigns["training"]]
-        assert (mobile["flow"], mobile["state"]) == ("mobile-newspaper-trial@1", "running")
-        assert (training["flow"], training["state"], training["training"]) == ("edu-survey-invite@1", "running", True)
+        assert (mobile["flow"], mobile["state"]) == ("mobile-newspaper-trial@2", "running")
+        assert (training["flow"], training["state"], training["training"]) == ("edu-survey-invite@2", "running", True)
         deadline = time.monotonic() + 20
         while True:
             live = client.get(f"/campaigns/{mobile['id']}/live", headers=headers).json()

@@ -131,3 +131,23 @@ def test_flows_demo_walks_both_scripts_to_an_outcome() -> None:
     assert code == 0, out
     assert "trial_opened" in out
     assert out.count("通话结果") == 2
+
+
+def test_rehearse_the_q2_path_reaches_trial_opened_without_optional_prompts() -> None:
+    # 是的 → 不同意/犹豫 → 好的 → 好的: the category screen's optional fields are not asked for.
+    code, out, _ = run("flows", "rehearse", "mobile-newspaper-trial", stdin="1\n6\n1\n1\n")
+    assert code == 0, out
+    assert "记录（可选，排练中略过）：感兴趣的类别、推荐的栏目" in out
+    assert "记录 感兴趣的类别" not in out
+    assert "通话结束：同意开通手机报体验（trial_opened，success）" in out
+
+
+def test_rehearse_asks_only_for_required_fields_the_button_does_not_fill() -> None:
+    # 爸爸接听 → 家长回应 → 方便 → 小学 (学校, 年级 asked) → 没有 (optional 家长说的问题 not asked) → 好 → 不需要
+    stdin = "1\n1\n1\n1\n实验小学\n四年级\n2\n1\n2\n"
+    code, out, _ = run("flows", "rehearse", "edu-survey-invite", stdin=stdin)
+    assert code == 0, out
+    assert "记录 学校（text，必填）：" in out
+    assert "记录（必填，选择后询问）：学校、年级" in out
+    assert "记录 家长说的问题" not in out
+    assert "通话结束：完成调查，暂无需求（survey_done，contact）" in out

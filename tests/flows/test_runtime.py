@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 
@@ -286,3 +287,93 @@ async def test_on_end_tells_each_listener_once_on_an_outcome_or_a_hang_up(demo_e
     await dropped.hang_up("again")  # a second hang-up tells nobody again
     assert ended[-1] == "hung up"
     assert ended.count("hung up") == 1
+
+
+async def test_a_run_leaves_the_shared_machine_when_its_call_ends(demo_engine: FlowEngine) -> None:
+    before = len(demo_engine.machine.models)
+    ended: list[str] = []
+    run = demo_engine.new_run(LEAD, mask=mask)
+    await run.start()
+    run.on_end(lambda: ended.append("outcome"))
+    assert run in demo_engine.machine.models
+    for label in ("是本人", "方便", "标准版"):
+        await run.choose(label)
+    assert run in demo_engine.machine.models
+    assert await run.choose("好的") is None
+    assert run not in demo_engine.machine.models  # at the outcome, without close()
+    assert len(demo_engine.machine.models) == before
+    assert ended == ["outcome"]
+    assert run.state == "__end__"
+    assert run.to_dict()["outcome"] == "agreed"
+    assert run.transcript[-1].kind == "outcome"
+    await run.close()  # still fine, any number of times
+    await run.close()
+
+    dropped = demo_engine.new_run(LEAD)
+    await dropped.start()
+    dropped.on_end(lambda: ended.append("hangup"))
+    await dropped.hang_up("customer hung up")
+    assert dropped not in demo_engine.machine.models
+    assert ended == ["outcome", "hangup"]
+    await dropped.close()
+    assert len(demo_engine.machine.models) == before
+
+
+async def test_a_restored_ended_run_is_not_a_model_and_a_live_one_leaves_at_its_end(demo_engine: FlowEngine) -> None:
+    run = demo_engine.new_run(LEAD)
+    await run.start()
+    await run.choose("打错了")
+    done = await demo_engine.restore(json.loads(json.dumps(run.to_dict())), LEAD)
+    assert done.ended
+    assert done.outcome == "wrong_party"
+    assert done not in demo_engine.machine.models
+    await done.close()
+
+    live = demo_engine.new_run(LEAD)
+    await live.start()
+    await live.choose("是本人")
+    again = await demo_engine.restore(live.to_dict(), LEAD)
+    await live.close()
+    assert again in demo_engine.machine.models
+    await again.choose("不方便")
+    await again.choose("不愿再接电话")
+    assert again not in demo_engine.machine.models
+
+
+async def test_set_values_are_coerced_like_typed_values(tmp_path: Path) -> None:
+    (tmp_path / "demo.v1.yaml").write_text(
+        """\
+id: demo
+version: 1
+title: 演示
+brand: 示例公司
+variables:
+  plan_name: {label: 推荐的套餐, default: 标准版}
+  people: {label: 人数, default: " 3 "}
+start: greet
+outcomes:
+  agreed: {label: 同意, category: success}
+states:
+  greet:
+    say: 您要哪一种？
+    capture:
+      - {name: plan, label: 套餐, type: choice, choices: [标准版, 高级版]}
+      - {name: party, label: 人数, type: int, max: 5}
+    options:
+      - {label: 推荐的那种, outcome: agreed, set: {plan: "{plan_name}", party: "{people}"}}
+""",
+        encoding="utf-8",
+    )
+    engine = FlowRegistry([tmp_path]).engine("demo")
+    run = engine.new_run({})
+    await run.start()
+    assert await run.choose(0) is None
+    assert run.captured == {"plan": "标准版", "party": 3}  # the int field holds a number, as if typed
+
+    bad = engine.new_run({"plan_name": "豪华版"})
+    await bad.start()
+    with pytest.raises(CaptureError) as err:
+        await bad.choose(0)
+    assert err.value.details["fields"] == {"plan": "expected one of 标准版, 高级版"}
+    assert bad.captured == {}
+    assert bad.state == "greet"  # nothing moved

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 
 from flows import Flow, FlowEngine, FlowRegistry, FlowRun
 from flows.coverage import coverage, plan_walks, run_walk, sample_value
-from flows.schema import OutcomeCategory
+from flows.schema import PLACEHOLDER, OutcomeCategory
 from waihu.pii import mask
 
 SCRIPTS = ("edu-survey-invite", "mobile-newspaper-trial")
@@ -199,16 +201,179 @@ async def test_the_subscriber_check_shows_the_number_masked(registry: FlowRegist
     await run.close()
 
 
-def test_rehearse_fed_on_stdin_reaches_trial_opened() -> None:
+def rehearse(stdin: str, flow_id: str = "mobile-newspaper-trial") -> subprocess.CompletedProcess[str]:
+    """The real console script, fed through a pipe (exit status included)."""
     waihu = Path(sys.executable).parent / "waihu"
-    proc = subprocess.run(
-        [str(waihu), "flows", "rehearse", "mobile-newspaper-trial"],
-        input="1\n" * 12,
+    return subprocess.run(
+        [str(waihu), "flows", "rehearse", flow_id],
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
         cwd=ROOT,
     )
+
+
+def test_rehearse_fed_on_stdin_reaches_trial_opened() -> None:
+    proc = rehearse("1\n" * 12)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "trial_opened" in proc.stdout
     assert "13812345678" not in proc.stdout
+
+
+# Piped walks of both scripts (the README's example first): one line per choice, plus one per
+# required field the button does not fill. Optional fields are never asked, so none eats a choice.
+PIPED_WALKS = [
+    ("mobile-newspaper-trial", "1\n1\n1\n1\n", "trial_opened"),  # README: 是的 → 生活 → 好的 → 好的
+    ("mobile-newspaper-trial", "1\n4\n1\n1\n", "trial_opened"),  # 新闻 → Q1
+    ("mobile-newspaper-trial", "1\n6\n1\n1\n", "trial_opened"),  # 不同意/犹豫 → Q2 → 好的 → 好的
+    ("mobile-newspaper-trial", "1\n6\n2\n1\n", "refused"),  # Q2 不同意 → 致歉道别
+    ("mobile-newspaper-trial", "1\n2\n2\n2\n1\n", "refused"),  # Q1 犹豫 → Q2 不同意
+    ("mobile-newspaper-trial", "1\n3\n1\n2\n1\n", "refused"),  # confirmed, then changed mind
+    ("mobile-newspaper-trial", "2\n", "wrong_party"),
+    ("edu-survey-invite", "5\n", "wrong_party"),
+    ("edu-survey-invite", "4\n2\n", "wrong_party"),
+    ("edu-survey-invite", "4\n1\n1\n3\n1\n2026-11-28 19:30\n", "callback"),  # child, parents out
+    ("edu-survey-invite", "4\n1\n1\n1\n1\n2\n2\n", "refused"),  # child hands over, not convenient
+    ("edu-survey-invite", "1\n1\n2\n1\n2026-11-28 19:30\n", "callback"),
+    # 方便 → 小学 (school, grade) → 有 → 注意力 → 学习环境 → 认同 → 在听 → 有意向 → 测评时间
+    ("edu-survey-invite", "2\n1\n1\n1\n实验小学\n四年级\n1\n1\n1\n1\n1\n1\n1\n2026-12-01 10:00\n", "assessment_booked"),
+    # 初中或高中 → 有 → 厌学 → … → 暂不需要
+    ("edu-survey-invite", "3\n1\n1\n2\n一中\n初二\n1\n2\n1\n1\n1\n1\n1\n2\n", "refused"),
+    ("edu-survey-invite", "1\n1\n1\n1\n实验小学\n四年级\n2\n1\n1\n1\n1\n2026-12-02 10:00\n", "trial_class_booked"),
+    ("edu-survey-invite", "1\n1\n1\n1\n实验小学\n四年级\n3\n1\n1\n2\n", "refused"),  # 说不清 → exam → help
+    ("edu-survey-invite", "1\n1\n1\n1\n实验小学\n四年级\n2\n3\n2\n1\n2\n", "refused"),
+]
+
+
+@pytest.mark.parametrize(("flow_id", "stdin", "outcome"), PIPED_WALKS)
+def test_piped_walks_of_both_scripts_reach_their_outcome(flow_id: str, stdin: str, outcome: str) -> None:
+    proc = rehearse(stdin, flow_id)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"（{outcome}，" in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("stdin", ["", "1\n", "1\n6\n", "1\n4\n1\n"])
+def test_rehearse_exits_non_zero_when_input_ends_before_the_call(stdin: str) -> None:
+    proc = rehearse(stdin)
+    assert proc.returncode == 1, proc.stdout
+    assert "输入已结束，通话尚未结束" in proc.stdout
+    assert "通话结束：" not in proc.stdout
+
+
+# -- the source's words, word for word ---------------------------------------------------------------
+#
+# tests/flows/fixtures/seed-scripts.txt is copied verbatim from the source material
+# (shared/seed/000_74b40547bb2696e7.txt: 第二篇 to 第四篇, and the case and customer-type lists of
+# 第五篇). Every literal fragment of every `say` (the text between placeholders) must be found in it.
+# Allowed, and nothing else: ASCII punctuation written full-width (the source mixes both); a line
+# break or space of the source written as nothing, "，" or "。"; the source's stage directions in
+# brackets (语速放慢) and the customer's lines (——用户:好的) left out of what the agent says.
+
+SEED = (Path(__file__).parent / "fixtures" / "seed-scripts.txt").read_text(encoding="utf-8")
+FULL_WIDTH = str.maketrans({",": "，", "!": "！", "?": "？", ":": "：", ";": "；", "(": "（", ")": "）"})
+#: The source gives one sentence with alternatives for two grade stages; each script state says one.
+SOURCE_ALTERNATIVES = {
+    "problems_primary": "那他有没有注意力不集中、粗心马虎的问题呢?",
+    "problems_senior": "那他有没有厌学,偏科,考试忧虑的问题呢?",
+}
+#: States whose words the source does not give (it only says what happens there): a screen is
+#: still needed. Each is listed here on purpose, so no other state can drift from the source.
+SOURCE_SILENT = {
+    "edu-survey-invite": {
+        "ask_parent": "the source has no words for asking the child to fetch a parent",
+        "student_callback": "not_convenient's words, addressed to the child",
+        "good_grades": "the source only advises what to do when the parent answers 好",
+        "assessment_time": "the source ends the offer at ……; the appointment still has to be asked",
+        "memory_class_time": "the source ends the invitation; the appointment still has to be asked",
+    },
+    "mobile-newspaper-trial": {},
+}
+
+
+def _seed_variants() -> list[str]:
+    text = re.sub(r"\s+", "\n", SEED.translate(FULL_WIDTH))
+    without_customer = re.sub(r"\n*——用户：[^\n]*\n*", "\n", text)
+    without_directions = re.sub(r"（[^（）\n]{1,30}）", "", without_customer)
+    extra = "\n".join(s.translate(FULL_WIDTH) for s in SOURCE_ALTERNATIVES.values())
+    return [text, without_customer, without_directions, extra]
+
+
+def _fragment_pattern(fragment: str) -> re.Pattern[str]:
+    parts = []
+    for ch in fragment.translate(FULL_WIDTH):
+        if ch == "，":
+            parts.append("(?:，|\n)")
+        elif ch == "。":
+            parts.append("(?:。|\n)")
+        else:
+            parts.append(re.escape(ch))
+    return re.compile("\n?".join(parts))
+
+
+def _literal_fragments(text: str) -> list[str]:
+    return [f for f in PLACEHOLDER.split(text)[::2] if f]  # split() alternates text, name, text…
+
+
+@pytest.mark.parametrize("flow_id", SCRIPTS)
+def test_every_say_of_the_newest_version_is_the_source_word_for_word(registry: FlowRegistry, flow_id: str) -> None:
+    flow = registry.get(flow_id)
+    seeds = _seed_variants()
+    silent = SOURCE_SILENT[flow_id]
+    assert set(silent) <= set(flow.states), "SOURCE_SILENT names a state the script no longer has"
+    off: list[str] = []
+    for state in flow.script_states():
+        if state.key in silent:
+            continue
+        for fragment in _literal_fragments(state.say):
+            if not any(_fragment_pattern(fragment).search(seed) for seed in seeds):
+                off.append(f"{state.key}: {fragment}")
+    assert off == [], "not in the source:\n" + "\n".join(off)
+
+
+def test_the_fragment_check_catches_the_deviations_the_audit_found() -> None:
+    seeds = _seed_variants()
+
+    def found(fragment: str) -> bool:
+        return any(_fragment_pattern(fragment).search(seed) for seed in seeds)
+
+    assert found("有时候厌学只是暂时的情绪。家长要注意引导孩子。")
+    assert not found("有时候厌学只是暂时的情绪，家长要注意引导孩子。")  # "。" turned into "，"
+    assert found("比如：是周围环境的影响")
+    assert not found("比如是周围环境的影响")  # the colon dropped
+    assert found("是不是从小就会有一般玩，一边做作业")
+    assert not found("是不是从小就会有一边玩，一边做作业")  # the source's typo "fixed"
+    assert not found("也可能是周围的学习环境")  # words added
+    assert found("我们这里现在有生活、娱乐、体育、新闻、财经五大类手机报")  # (语速放慢) is a direction
+    assert found("在使用过程中有问题可随时致电10086，好吗？感谢您的支持")  # the customer's 好的 between
+
+
+def test_the_source_typos_are_kept_as_spoken_and_noted(registry: FlowRegistry) -> None:
+    edu = registry.get("edu-survey-invite")
+    assert "一般玩，一边做作业" in edu.states["attention_causes"].say
+    assert any("一般玩" in note and "一边玩" in note for note in edu.states["attention_causes"].notes)
+    mobile = registry.get("mobile-newspaper-trial")
+    assert "及时的了生活方面的信息" in mobile.states["q2_recommend"].say
+    assert any("了解" in note for note in mobile.states["q2_recommend"].notes)
+
+
+def test_the_confirmation_names_what_the_source_xxx_stands_for(registry: FlowRegistry) -> None:
+    # The source: "——用户:XXX(例:新闻)接Q1" … "您已同意开通“XXX”手机报": XXX is the customer's
+    # answer, the category (开通“新闻”手机报); the column is named on the Q1 screen before it.
+    flow = registry.get("mobile-newspaper-trial")
+    assert "您已同意开通“{category}”手机报" in flow.states["confirm_column"].say
+    assert "“{category}”方面有“{column}”栏目" in flow.states["q1_column"].say
+
+
+#: Published versions never change (campaigns pin them by digest; a changed file stops them):
+#: change a script by adding the next version.
+PUBLISHED = {
+    "edu-survey-invite.v1.yaml": "79f56090f3237f06f6d49ab9a7e57fb49c6c1ccb5d2a7b6894e23012b53ac532",
+    "mobile-newspaper-trial.v1.yaml": "36f2fb4fe955cd1e0f43622cea98a925a4712d529f09abef1e3828a50e9a039c",
+    "objections.v1.yaml": "9cbd2b9427f0e3dc762daae5960e6ba092c4cf18a03c2f4a44b07b7ad73a57a6",
+}
+
+
+@pytest.mark.parametrize(("name", "digest"), sorted(PUBLISHED.items()))
+def test_published_versions_are_unchanged(name: str, digest: str) -> None:
+    assert hashlib.sha256((ROOT / "flows" / "scripts" / name).read_bytes()).hexdigest() == digest

@@ -1213,3 +1213,199 @@ def test_given_a_control_character_when_checked_then_its_line_and_column_are_nam
     (problem,) = FlowRegistry([tmp_path]).check([path])
     assert (problem.line, problem.column, problem.severity) == (3, 9, "error")
     assert "not allowed" in problem.message
+
+
+# -- gaps found by the audit of issue 2 ----------------------------------------------------------
+
+HEADER = """\
+id: demo
+version: 1
+title: 演示
+brand: 示例公司
+start: greet
+outcomes:
+  agreed: {label: 同意, category: success}
+states:
+"""
+
+
+def test_given_set_of_a_value_not_among_the_choices_when_checked_then_error_at_the_value(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "demo.v1.yaml",
+        HEADER
+        + """\
+  greet:
+    say: 您要哪一种？
+    capture:
+      - {name: plan, label: 套餐, type: choice, choices: [标准版, 高级版]}
+    options:
+      - {label: 标准版, outcome: agreed, set: {plan: 标准版}}
+      - {label: 豪华版, outcome: agreed, set: {plan: 豪华版}}
+""",
+    )
+
+    problem = single(check(tmp_path, "demo.v1.yaml"))
+
+    assert at(problem) == (15, 51)
+    assert problem.message == "`set` gives `plan` the value `豪华版`: expected one of 标准版, 高级版"
+    assert problem.hint == "use one of 标准版, 高级版, or add `豪华版` to the field's `choices`"
+    assert problem.path == "states.greet.options[1].set.plan"
+
+
+def test_given_set_of_a_non_number_into_an_int_field_when_checked_then_error(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "demo.v1.yaml",
+        HEADER
+        + """\
+  greet:
+    say: 几个人？
+    capture:
+      - {name: people, label: 人数, type: int, max: 9}
+    options:
+      - {label: 很多, outcome: agreed, set: {people: "12"}}
+""",
+    )
+
+    problem = single(check(tmp_path, "demo.v1.yaml"))
+
+    assert at(problem) == (14, 52)
+    assert "must be at most 9" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("say", "fragment", "hint"),
+    [
+        ("请问是{customer_name吗？", "unclosed placeholder `{customer_name`", "close it: `{customer_name}`"),
+        ("请问是customer_name}吗？", "stray `}`", "braces are only for `{name}` placeholders"),
+        ("请问是{ 吗？", "stray `{`", "braces are only for `{name}` placeholders"),
+        ("请问是{Customer}吗？", "`{Customer}` at character 4 is not a placeholder name", "`{customer}`"),
+    ],
+)
+def test_given_a_broken_placeholder_when_checked_then_error_at_the_text(
+    tmp_path: Path, say: str, fragment: str, hint: str
+) -> None:
+    write(
+        tmp_path,
+        "demo.v1.yaml",
+        HEADER
+        + f"""\
+  greet:
+    say: {say}
+    options:
+      - {{label: 好的, outcome: agreed}}
+""",
+    )
+
+    problem = single(check(tmp_path, "demo.v1.yaml"))
+
+    assert at(problem) == (10, 10)
+    assert fragment in problem.message
+    assert hint in problem.hint
+    assert problem.path == "states.greet.say"
+
+
+def test_given_an_unclosed_placeholder_in_a_note_when_checked_then_error_at_the_note(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "demo.v1.yaml",
+        HEADER
+        + """\
+  greet:
+    say: 您好！
+    notes:
+      - 记得叫{brand
+    options:
+      - {label: 好的, outcome: agreed}
+""",
+    )
+
+    problem = single(check(tmp_path, "demo.v1.yaml"))
+
+    assert at(problem) == (12, 9)
+    assert "unclosed placeholder `{brand`" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("line", "old", "new", "fragment", "hint"),
+    [
+        (
+            2,
+            "version: 1",
+            "version: one",
+            "valid integer, unable to parse string as an integer (got 'one')",
+            "write a whole number without quotes",
+        ),
+        (2, "version: 1", "version: 0", "greater than or equal to 1", "use a number of at least 1"),
+        (7, "label: 同意", "label: ''", "at least 1 character", "it may not be empty"),
+        (7, "category: success", "category: win", "'success'", "use one of 'success'"),
+        (12, "outcome: agreed", "outcome: agreed, skip_capture: maybe", "valid boolean", "write `true` or `false`"),
+        (10, "say: 您好！", "say: [您好]", "valid string", "write text here"),
+        (10, "say: 您好！", "say: 您好！\n    notes: 一条", "valid list", "write a list here"),
+    ],
+)
+def test_given_a_wrong_type_or_constraint_when_checked_then_the_hint_says_what_to_write(
+    tmp_path: Path, line: int, old: str, new: str, fragment: str, hint: str
+) -> None:
+    path = write(
+        tmp_path,
+        "demo.v1.yaml",
+        HEADER + "  greet:\n    say: 您好！\n    options:\n      - {label: 好的, outcome: agreed}\n",
+    )
+    assert check(tmp_path, "demo.v1.yaml") == []
+    break_line(path, line, old, new)
+
+    problem = single(check(tmp_path, "demo.v1.yaml"))
+
+    assert fragment in problem.message
+    assert hint in problem.hint, str(problem)
+
+
+def test_every_pydantic_error_gets_a_hint(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "demo.v1.yaml",
+        """\
+        id: Demo
+        version: 1.5
+        title: ''
+        brand: 示例公司
+        objections: {library: objections}
+        variables: [a]
+        start: greet
+        outcomes: {}
+        checkpoints: {a: 1}
+        states:
+          greet:
+            say: 您好！
+            timer: {after: 0, cue: 快}
+            options: []
+        """,
+    )
+
+    problems = errors(check(tmp_path, "demo.v1.yaml"))
+
+    assert len(problems) >= 9, show(problems)
+    assert all(p.hint for p in problems), show(problems)
+
+
+def test_given_a_directory_when_checked_then_every_yaml_in_it_is_checked(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from waihu.cli import main
+
+    copy_fixture(tmp_path, SCRIPT_FIXTURE)
+    copy_fixture(tmp_path, LIBRARY_FIXTURE)
+    result = CliRunner().invoke(main, ["flows", "check", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "2 file(s): 0 error(s), 0 warning(s)" in result.stdout
+    result = CliRunner().invoke(main, ["flows", "check", "--walk", str(REPO / "flows" / "scripts")])
+    assert result.exit_code == 0, result.output
+    assert "edu-survey-invite@2" in result.stdout
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(main, ["flows", "check", str(empty)])
+    assert result.exit_code == 1
+    assert f"{empty}:1:1: error: the directory has no *.yaml files" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import textwrap
 from pathlib import Path
 
@@ -33,6 +34,19 @@ def test_the_default_sheet_carries_the_nine_discipline_rules_and_the_auto_checks
         "wrap_up_in_time",
     }
     assert sheet.max_points == 14
+
+
+def test_the_nine_rules_are_the_source_word_for_word() -> None:
+    # tests/flows/fixtures/seed-scripts.txt is the source's 第二–四篇 copied verbatim; 第三篇 wraps
+    # one line inside 第四条 (a line break, not a word) and uses ASCII commas, which the sheet keeps.
+    seed = (Path(__file__).parents[1] / "flows" / "fixtures" / "seed-scripts.txt").read_text(encoding="utf-8")
+    part = seed[seed.index("第一条、") : seed.index("第四篇")].replace("\n", "")
+    rules = re.findall(r"第([一二三四五六七八九])条、(.*?)(?=第[一二三四五六七八九十]条、|$)", part)
+    sheet = SheetRegistry().get("discipline", 1).sheet
+    manual = {i.source: i.label for i in sheet.items if i.auto is None}
+    assert len(rules) == 9
+    for number, text in rules:
+        assert manual[f"第三篇 第{number}条"] == text
 
 
 def test_a_broken_sheet_names_its_line(tmp_path: Path) -> None:
