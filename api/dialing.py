@@ -22,10 +22,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -85,28 +86,48 @@ async def synth_recording(
     directory: Path,
     at: datetime,
 ) -> Path | None:
-    """A simulated call's recording: its script lines spoken at their step times (espeak-ng), stored as
-    the call's recording row. None when the call never reached a script."""
-    if call.run is None:
+    """A simulated call's recording, stored as the call's recording row: its script lines spoken at their step
+    times (espeak-ng), each heard alone, over what a PBX would have recorded — from the recording's start (just
+    before the bridge) to the hang-up (``at`` if the call has no hang-up event), rounded up to 10 ms. The row
+    carries the duration, size and SHA-256, and the answer's offset into the audio, as the PBX's recordings do
+    (the replay's zero is the answer). None when the call never reached a script."""
+    run = call.run
+    if run is None:
         return None
-    lines = lines_from_transcript(call.run.flow, call.run.transcript, call.run.render)
+    first: dict[str, datetime] = {}
+    for moment, kind, _details in call.events:
+        first.setdefault(kind, moment)
+    flow_start = datetime.fromtimestamp(run.started_at, UTC)
+    recording_start = first.get("RecordingStarted") or first.get("Bridged") or flow_start
+    answered = first.get("Answered", recording_start)
+    hung_up = first.get("HungUp", at)
+    lines = lines_from_transcript(
+        run.flow, run.transcript, run.render, offset=run.started_at - recording_start.timestamp()
+    )
     if not lines:
         return None
-    path = directory / f"{call.call_id}.wav"
-    await synthesize(lines, path)
+    # to the hang-up, or to the script's last step if that came later (the runtime notes a customer's hang-up
+    # after the event), rounded up to 10 ms: every step of the replay (offsets rounded to 1 ms) is in the audio
+    last_step = run.started_at + (run.transcript[-1].at if run.transcript else 0.0) - recording_start.timestamp()
+    end = max((hung_up - recording_start).total_seconds(), last_step, 0.0)
+    duration = math.ceil(round(end * 100, 6)) / 100
+    stored = await synthesize(lines, directory / f"{call.call_id}.wav", duration=duration)
     async with sessions() as session, session.begin():
         session.add(
             RecordingFile(
                 call_id=call.call_id,
                 vendor_id=campaign.vendor_id,
                 work_id=call.slot.work_id if call.slot else None,
-                path=str(path),
-                answer_offset=0.0,
-                created_at=at,
-                expires_at=at + timedelta(days=settings.recording_retention_days),
+                path=str(stored.path),
+                duration_seconds=round(stored.duration_seconds, 3),
+                size_bytes=stored.size_bytes,
+                sha256=stored.sha256,
+                answer_offset=round((answered - recording_start).total_seconds(), 3),
+                created_at=recording_start,
+                expires_at=recording_start + timedelta(days=settings.recording_retention_days),
             )
         )
-    return path
+    return stored.path
 
 
 def recording_job(call: LiveCall, vendor_id: int | None) -> RecordingJob | None:

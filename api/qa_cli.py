@@ -75,6 +75,30 @@ def replay(call_id: str, as_: str | None, unmask: bool, reason: str | None) -> N
     _echo(_run(as_, "qa.view", lambda c: call_detail(c, call_id, permission="qa.view", unmask=unmask, reason=reason)))
 
 
+@qa.command(
+    "sample",
+    help="The week's calls to review, per agent (weighted to short calls, refusals and missed checkpoints; "
+    "the same week gives the same calls). Numbers masked.",
+)
+@click.option("--week", default=None, metavar="YYYY-Www", help="ISO week, e.g. 2026-W48 (default: this week).")
+@click.option("--campaign", "campaign_id", type=click.IntRange(min=1), default=None, help="Only this campaign.")
+@click.option(
+    "--per-agent",
+    type=click.IntRange(0, 100),
+    default=None,
+    help="Calls per agent (default: the setting WAIHU_QA_SAMPLES_PER_AGENT_WEEK).",
+)
+@as_option
+def sample(week: str | None, campaign_id: int | None, per_agent: int | None, as_: str | None) -> None:
+    from api.routes.qa import review_sample
+
+    async def work(caller: Caller) -> dict[str, Any]:
+        found = await review_sample(caller, week=week, campaign_id=campaign_id, per_agent=per_agent)
+        return found.model_dump(mode="json")
+
+    _echo(_run(as_, "qa.review", work))
+
+
 @qa.group("review", help="QA reviews: start, score, submit; the agent acknowledges.")
 def review() -> None:
     pass

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
 from api import services
 from api.deps import Caller, require_permission
+from api.errors import ApiError
+from api.qa_service import WeeklySample, weekly_sample
 from api.schemas.calls import (
     AckIn,
     CloseIn,
@@ -16,6 +18,9 @@ from api.schemas.calls import (
     ReplayOut,
     ReviewOut,
     ReviewStartIn,
+    SampleAgentOut,
+    SampleCallOut,
+    SampleOut,
     ScoreIn,
     ScoreRowOut,
     SheetItemOut,
@@ -24,6 +29,7 @@ from api.schemas.calls import (
 from api.schemas.common import ERRORS, Id
 from recordings import reports, reviews
 from recordings.models import QaReview
+from recordings.sampling import week_label
 from recordings.sheets import QaSheet
 from waihu.pii import mask_text
 
@@ -80,6 +86,82 @@ async def get_replay(
 ) -> dict[str, object]:
     """The replay JSON: telephony events and script steps on one timeline, with recording offsets and checks."""
     return await services.call_detail(caller, call_id, permission="qa.view", unmask=unmask, reason=reason)
+
+
+def sample_out(found: WeeklySample, campaign_id: int | None) -> SampleOut:
+    return SampleOut(
+        week=found.week,
+        since=found.since,
+        until=found.until,
+        per_agent=found.per_agent,
+        campaign_id=campaign_id,
+        agents=[
+            SampleAgentOut(
+                work_id=agent.work_id,
+                calls=agent.calls,
+                picked=[
+                    SampleCallOut(
+                        call_id=p.summary.call_id,
+                        campaign_id=p.campaign_id,
+                        work_id=p.summary.work_id,
+                        phone_masked=p.phone_masked,
+                        started_at=p.summary.started_at.astimezone(UTC),
+                        talk_seconds=round(p.summary.talk_seconds, 3),
+                        outcome=p.outcome,
+                        outcome_category=p.summary.outcome_category,
+                        missed_checkpoints=p.summary.missed_checkpoints,
+                        weight=p.weight,
+                        review_id=p.review_id,
+                        review_state=p.review_state,
+                    )
+                    for p in agent.picked
+                ],
+            )
+            for agent in found.agents
+        ],
+    )
+
+
+async def review_sample(
+    caller: Caller, *, week: str | None, campaign_id: int | None, per_agent: int | None
+) -> SampleOut:
+    """The week's calls to review per agent (the API's and ``waihu qa sample``'s): vendor-scoped, reproducible."""
+    settings = caller.state.settings
+    zone = settings.zone
+    if campaign_id is not None:
+        await services.campaign_for(caller, campaign_id, "qa.review")  # another vendor's: 404
+    label = week or week_label(caller.now().astimezone(zone))
+    try:
+        found = await weekly_sample(
+            caller.session,
+            caller.state.flows,
+            caller.viewer,
+            week=label,
+            zone=zone,
+            per_agent=settings.qa_samples_per_agent_week if per_agent is None else per_agent,
+            campaign_id=campaign_id,
+        )
+    except ValueError as exc:
+        raise ApiError(str(exc), error_id="api.week_invalid", details={"week": label}) from None
+    return sample_out(found, campaign_id)
+
+
+@router.get("/qa/sample", response_model=SampleOut)
+async def get_sample(
+    caller: Reviewer,
+    week: Annotated[
+        str | None, Query(pattern=r"^\d{4}-W\d{2}$", description="ISO week, e.g. 2026-W48 (default: this week)")
+    ] = None,
+    campaign_id: Annotated[int | None, Query(ge=1, le=2**62, description="only this campaign's calls")] = None,
+    per_agent: Annotated[
+        int | None, Query(ge=0, le=100, description="calls per agent (default: the setting qa_samples_per_agent_week)")
+    ] = None,
+) -> SampleOut:
+    """The calls to review this week, per agent, weighted to short calls, refusals and missed checkpoints.
+
+    Weeks are the site's (WAIHU_TIMEZONE); the draw is seeded by the week, so the same question gets the same
+    calls. Only calls that reached an agent (and not the caller's own) are drawn; numbers masked."""
+    return await review_sample(caller, week=week, campaign_id=campaign_id, per_agent=per_agent)
 
 
 @router.get("/qa/sheets", response_model=list[SheetOut])

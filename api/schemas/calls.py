@@ -138,3 +138,75 @@ class ScoreRowOut(BaseModel):
 class MissedOut(BaseModel):
     item_id: str
     times: int
+
+
+class SampleCallOut(BaseModel):
+    """One call picked for review; the number masked, as in every call list."""
+
+    call_id: str
+    campaign_id: int
+    work_id: str
+    phone_masked: str | None
+    started_at: datetime
+    talk_seconds: float
+    outcome: str | None
+    outcome_category: str | None
+    missed_checkpoints: int
+    #: how much the draw favoured it (short calls, refusals, missed checkpoints weigh more)
+    weight: float
+    #: the newest review of this call, if one was started
+    review_id: int | None
+    review_state: str | None
+
+
+class SampleAgentOut(BaseModel):
+    work_id: str
+    #: the agent's reviewable calls that week (reached the agent, have a script transcript)
+    calls: int
+    picked: list[SampleCallOut]
+
+
+class SampleOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "week": "2026-W48",
+                    "since": "2026-11-22T16:00:00+00:00",
+                    "until": "2026-11-29T16:00:00+00:00",
+                    "per_agent": 5,
+                    "campaign_id": None,
+                    "agents": [
+                        {
+                            "work_id": "A1001",
+                            "calls": 42,
+                            "picked": [
+                                {
+                                    "call_id": "c-3-17-1",
+                                    "campaign_id": 3,
+                                    "work_id": "A1001",
+                                    "phone_masked": "138****5678",
+                                    "started_at": "2026-11-27T02:00:00+00:00",
+                                    "talk_seconds": 21.5,
+                                    "outcome": "refused",
+                                    "outcome_category": "refused",
+                                    "missed_checkpoints": 1,
+                                    "weight": 8.0,
+                                    "review_id": None,
+                                    "review_state": None,
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    #: the ISO week, in the site's time zone
+    week: str
+    since: datetime
+    until: datetime
+    per_agent: int
+    campaign_id: int | None
+    agents: list[SampleAgentOut]

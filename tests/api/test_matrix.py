@@ -235,6 +235,10 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/qa/my-reviews"): Case(fixed("/qa/my-reviews")),
     ("GET", "/qa/reports/scores"): Case(fixed("/qa/reports/scores", params=SINCE)),
     ("GET", "/qa/reports/missed"): Case(fixed("/qa/reports/missed", params=SINCE)),
+    ("GET", "/qa/sample"): Case(
+        lambda api, actor: ("/qa/sample", {"params": {"week": "2026-W48", "campaign_id": api.seed.campaign_a}}),
+        scoped=True,
+    ),
     # attendance, audit, faults
     ("GET", "/attendance/report"): Case(fixed("/attendance/report", params={"month": "2026-11"})),
     ("GET", "/audit"): Case(fixed("/audit")),

@@ -1,8 +1,9 @@
-// 质检回放: find calls (time range, campaign, agent, outcome, the number's last digits), open one: its
+// 质检回放: find calls (time range, campaign, agent, outcome, the number's last digits) or take one of this
+// week's sample (本周抽检, reviewers only: GET /qa/sample), open one: its
 // replay (telephony events and script screens on one timeline) beside the recording's player (HTTP range
 // requests; every request is audited with the reason typed here), and the scoring sheet.
 import { $, fill, get, h, logout, showError } from "./api.js";
-import { CHECKPOINT_TEXT, RESULT_TEXT, offset, siteTime, wallToIso } from "./qa-text.js";
+import { CHECKPOINT_TEXT, RESULT_TEXT, REVIEW_STATE_TEXT, offset, siteTime, wallToIso } from "./qa-text.js";
 import { Sheet } from "./qa-sheet.js";
 import { Timeline } from "./qa-timeline.js";
 
@@ -124,6 +125,48 @@ function resultRow(call) {
   );
 }
 
+// -- this week's sample (reviewers) ----------------------------------------------------------------
+
+async function loadSample() {
+  if (!config.can_review) return;
+  let found;
+  try {
+    found = await get("/qa/sample");
+  } catch {
+    return; // the search still works without it
+  }
+  const calls = found.agents.flatMap((agent) => agent.picked);
+  fill($("#sample-week"), `${found.week} · 每位坐席 ${found.per_agent} 通`);
+  fill(
+    $("#sample-note"),
+    calls.length ? `${found.agents.length} 位坐席，共抽 ${calls.length} 通` : "本周还没有可抽检的通话",
+  );
+  fill($("#sample-list"), calls.map(sampleRow));
+  $("#sample").hidden = false;
+}
+
+function sampleRow(call) {
+  const campaign = campaigns.get(call.campaign_id);
+  return h(
+    "li",
+    { dataset: { callId: call.call_id }, class: opened && opened.call_id === call.call_id ? "open" : null },
+    h(
+      "button",
+      { type: "button", class: "result", onclick: () => openCall(call.call_id) },
+      h("span", { class: "r-time" }, siteTime(call.started_at, zone)),
+      h("span", { class: "r-phone mono" }, call.phone_masked || "—"),
+      h("span", { class: "r-agent" }, `坐席 ${call.work_id}`),
+      h("span", { class: "r-outcome" }, call.outcome ? outcomes.get(call.outcome) || call.outcome : "—"),
+      h("span", { class: "r-campaign muted small" }, campaign ? campaign.name : `活动 ${call.campaign_id}`),
+      h(
+        "span",
+        { class: "r-talk muted" },
+        call.review_state ? REVIEW_STATE_TEXT[call.review_state] || call.review_state : "待评分",
+      ),
+    ),
+  );
+}
+
 // -- the replay -----------------------------------------------------------------------------------
 
 function fact(label, value) {
@@ -139,7 +182,9 @@ async function openCall(callId) {
     return;
   }
   opened = replay;
-  for (const li of document.querySelectorAll("#results li")) li.classList.toggle("open", li.dataset.callId === callId);
+  for (const li of document.querySelectorAll("#results li, #sample-list li")) {
+    li.classList.toggle("open", li.dataset.callId === callId);
+  }
   history.replaceState(null, "", `/qa?call=${encodeURIComponent(callId)}`);
   $("#replay-empty").hidden = true;
   $("#replay").hidden = false;
@@ -284,7 +329,7 @@ audio.addEventListener("error", () => {
 
 Promise.all([loadFilters(), sheet.load()])
   .catch((err) => showError(err))
-  .then(() => search())
+  .then(() => Promise.all([search(), loadSample()]))
   .then(() => {
     const wanted = new URLSearchParams(location.search).get("call");
     if (wanted) openCall(wanted);
