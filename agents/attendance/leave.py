@@ -3,7 +3,9 @@
 One day: the vendor's team lead; two to three days: the ops manager; more than three: the ops
 manager approves and the client is told (``reported_to_client_at``). The client's admin may
 approve any leave. The approver is never the requester and belongs to the requester's vendor
-(admins excepted). Sick leave of more than three days needs a medical certificate within two
+(admins excepted). The approver must hold ``leave.approve`` (checked by
+``agents.permissions.require_on``, so narrowed permissions count) as well as a role senior enough for
+the length. Sick leave of more than three days needs a medical certificate within two
 working days of its end, else the report counts those days as absence. Every decision is audited.
 """
 
@@ -17,11 +19,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agents.attendance.rules import approver_roles
 from agents.errors import AttendanceInputError, NotFound, PermissionDenied, RuleViolation
 from agents.models import LeaveRequest, User
+from agents.permissions import require_on
 from waihu.audit import AuditLog
 
-__all__ = ["LEAVE_KINDS", "approve", "leave_days", "record_certificate", "reject", "request_leave"]
+__all__ = [
+    "APPROVE_PERMISSION",
+    "LEAVE_KINDS",
+    "approve",
+    "leave_days",
+    "record_certificate",
+    "reject",
+    "request_leave",
+]
 
 LEAVE_KINDS = ("personal", "sick")
+#: the permission (agents/permissions.py) every approver and rejecter must hold, besides the chain's role
+APPROVE_PERMISSION = "leave.approve"
 _ACTIVE = "active"
 
 
@@ -88,7 +101,13 @@ async def request_leave(
 
 
 async def _check_approver(session: AsyncSession, request: LeaveRequest, approver: str) -> tuple[User, bool]:
-    """Who may decide this request: role for its length (17.1(1)), not the requester (SoD), same vendor."""
+    """Who may decide this request (17.1(1)), in this order.
+
+    Not the requester (SoD); an active work ID; the permission ``leave.approve`` on the requester's
+    vendor, asked of :func:`agents.permissions.require_on` like every other check (so a work ID whose
+    permissions were narrowed without it never approves, and only the client's admins decide for
+    another vendor or for an admin); then the chain: a role senior enough for the leave's length.
+    """
     if request.status != "pending":
         raise RuleViolation(
             f"leave request {request.id} is already {request.status}",
@@ -105,6 +124,16 @@ async def _check_approver(session: AsyncSession, request: LeaveRequest, approver
     requester = await _user(session, request.work_id)
     if user.status != _ACTIVE:
         raise PermissionDenied(f"work ID {approver} is {user.status}", error_id="attendance.approver_inactive")
+    try:
+        require_on(user, APPROVE_PERMISSION, requester.vendor_id)
+    except PermissionDenied as denied:
+        if denied.details.get("other_vendor"):
+            raise PermissionDenied(
+                "the approver belongs to another vendor",
+                error_id="attendance.other_vendor",
+                details={**denied.details, "leave_request": request.id},
+            ) from denied
+        raise
     days = leave_days(request)
     roles, report_to_client = approver_roles(days)
     if user.role not in roles:
@@ -112,12 +141,6 @@ async def _check_approver(session: AsyncSession, request: LeaveRequest, approver
             f"a leave of {days} day(s) needs one of {', '.join(sorted(roles))}; {approver} is {user.role}",
             error_id="attendance.approver_role",
             details={"days": days, "roles": sorted(roles), "role": user.role},
-        )
-    if user.role != "admin" and user.vendor_id != requester.vendor_id:
-        raise PermissionDenied(
-            "the approver belongs to another vendor",
-            error_id="attendance.other_vendor",
-            details={"leave_request": request.id},
         )
     return user, report_to_client
 

@@ -42,6 +42,7 @@ __all__ = [
     "compute_month",
     "evaluate_days",
     "money",
+    "unscheduled_leave_days",
 ]
 
 #: late, early or away this many minutes or more is absence (17.2(4): 30分钟以上, 以上 includes 30)
@@ -181,21 +182,30 @@ class Minor:
 
 @dataclass(frozen=True, slots=True)
 class AbsenceReason:
-    """Why a working day is absence (旷工), with the rule and the minutes where there are any."""
+    """Why a working day is absence (旷工), with the rule and the minutes where there are any.
+
+    ``logged_out``: for an away episode that was a logout -> login gap, its local times (``11:00-13:00``).
+    """
 
     kind: Literal["late", "early", "away", "no_show", "leave_unapproved", "no_certificate"]
     rule: str
     minutes: int | None = None
+    logged_out: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class DayResult:
-    """One working day, judged."""
+    """One working day, judged.
+
+    ``scheduled`` is False for a calendar day standing in for a working day: a day of approved leave in
+    a month where the agent has no shift at all (:func:`unscheduled_leave_days`).
+    """
 
     day: date
     status: DayStatus
     absence: tuple[AbsenceReason, ...] = ()
     minor: tuple[Minor, ...] = ()
+    scheduled: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,16 +361,57 @@ def evaluate_days(
     return results
 
 
+def _leave_result(day: date, approved: Sequence[Leave], shift_days: Sequence[date], *, scheduled: bool) -> DayResult:
+    """A day covered by approved leave: sick or personal leave, or absence for a missing certificate."""
+    # Sick leave preferred over personal when both cover a day: it costs the agent less.
+    leave = next((item for item in approved if item.kind == "sick"), approved[0])
+    if leave.kind == "sick" and leave.span_days > CERTIFICATE_AFTER_DAYS and not _certificate_ok(leave, shift_days):
+        # 17.1(1): 三天以上 … 两个工作日内将医院证明交相关部门，否则视为旷工
+        return DayResult(day, "absent", (AbsenceReason("no_certificate", "17.1(1)"),), scheduled=scheduled)
+    return DayResult(day, "leave_sick" if leave.kind == "sick" else "leave_personal", scheduled=scheduled)
+
+
+def _logged_out_gaps(logins: Sequence[datetime], logouts: Sequence[datetime]) -> list[Away]:
+    """Each time off the platform between a logout and the next login, after the day's first login.
+
+    Logins and logouts may come twice (an auth session and a state change for one login): a logout
+    while already logged out, or a login while logged in, changes nothing. A logout with no login
+    after it is not a gap (that is the early rule); time before the first login is the late rule's.
+    """
+    events = sorted([(at, 0) for at in logouts] + [(at, 1) for at in logins])  # a tie: logout first
+    gaps: list[Away] = []
+    logged_in = False
+    off_since: datetime | None = None
+    for at, is_login in events:
+        if is_login:
+            if off_since is not None and at > off_since:
+                gaps.append(Away(off_since, at))
+            off_since = None
+            logged_in = True
+        elif logged_in:
+            logged_in = False
+            off_since = at
+    return gaps
+
+
+def _unexcused_minutes(start: datetime, end: datetime, leaves: Sequence[Leave]) -> int:
+    """Whole minutes of ``start``..``end`` on local dates no approved leave covers."""
+    total = timedelta(0)
+    cursor = start
+    while cursor < end:
+        midnight = datetime.combine(cursor.date() + timedelta(days=1), datetime.min.time(), tzinfo=cursor.tzinfo)
+        piece_end = min(end, midnight)
+        if not any(leave.approved and leave.covers(cursor.date()) for leave in leaves):
+            total += piece_end - cursor
+        cursor = piece_end
+    return _minutes(total)
+
+
 def _judge(day: _Day, leaves: Sequence[Leave], shift_days: Sequence[date]) -> DayResult:
     covering = [leave for leave in leaves if leave.covers(day.day)]
     approved = [leave for leave in covering if leave.approved]
     if approved:
-        # Sick leave preferred over personal when both cover a day: it costs the agent less.
-        leave = next((item for item in approved if item.kind == "sick"), approved[0])
-        if leave.kind == "sick" and leave.span_days > CERTIFICATE_AFTER_DAYS and not _certificate_ok(leave, shift_days):
-            # 17.1(1): 三天以上 … 两个工作日内将医院证明交相关部门，否则视为旷工
-            return DayResult(day.day, "absent", (AbsenceReason("no_certificate", "17.1(1)"),))
-        return DayResult(day.day, "leave_sick" if leave.kind == "sick" else "leave_personal")
+        return _leave_result(day.day, approved, shift_days, scheduled=True)
     if not day.logins:
         # 17.2(4) 无故缺勤: no login and no approved leave
         kind: Literal["no_show", "leave_unapproved"] = "leave_unapproved" if covering else "no_show"
@@ -384,13 +435,44 @@ def _judge(day: _Day, leaves: Sequence[Leave], shift_days: Sequence[date]) -> Da
                 reasons.append(AbsenceReason("early", "17.2(4)", early))  # 早退 30分钟以上 -> 旷工
             else:
                 minor.append(Minor("early", day.day, early, last_logout))
+    # 擅离岗位 30分钟以上: each away record, and each logout -> login gap, is one episode clipped to the shift;
+    # the part on a date of approved leave is excused. Shorter episodes are nothing (17.3 fines lates/earlies).
     for away in day.aways:
         start, end = max(away.start, day.start), min(away.end, day.end)
-        if end > start and _minutes(end - start) >= ABSENCE_MINUTES:
-            reasons.append(AbsenceReason("away", "17.2(4)", _minutes(end - start)))  # 擅离岗位 30分钟以上
+        if end > start and (minutes := _unexcused_minutes(start, end, leaves)) >= ABSENCE_MINUTES:
+            reasons.append(AbsenceReason("away", "17.2(4)", minutes))
+    for gap in _logged_out_gaps(day.logins, day.logouts):
+        start, end = max(gap.start, day.start), min(gap.end, day.end)
+        if end > start and (minutes := _unexcused_minutes(start, end, leaves)) >= ABSENCE_MINUTES:
+            span = f"{gap.start:%H:%M}-{gap.end:%H:%M}"
+            reasons.append(AbsenceReason("away", "17.2(4)", minutes, logged_out=span))
     if reasons:
         return DayResult(day.day, "absent", tuple(reasons))
     return DayResult(day.day, "present", minor=tuple(minor))
+
+
+def unscheduled_leave_days(
+    months: Iterable[Month], shift_days: Iterable[date], leaves: Iterable[Leave]
+) -> list[DayResult]:
+    """Leave days of the months in which the agent has no shift at all (the schedule is unknown).
+
+    There every calendar day an approved leave covers stands in for a working day: personal or sick
+    leave, or absence where a sick leave of more than three days lacks its certificate (17.1(1)).
+    Months with any shift keep the working-day rule; unapproved leave counts for nothing here (no
+    schedule, no absence). The results carry ``scheduled=False``.
+    """
+    known = {Month.of(day) for day in shift_days}
+    ordered_shift_days = sorted(set(shift_days))
+    approved = [leave for leave in leaves if leave.approved]
+    results: list[DayResult] = []
+    for month in sorted(set(months)):
+        if month in known:
+            continue
+        for day in month.days():
+            covering = [leave for leave in approved if leave.covers(day)]
+            if covering:
+                results.append(_leave_result(day, covering, ordered_shift_days, scheduled=False))
+    return results
 
 
 def _certificate_ok(leave: Leave, shift_days: Sequence[date]) -> bool:
@@ -404,11 +486,25 @@ def _certificate_ok(leave: Leave, shift_days: Sequence[date]) -> bool:
 # -- assessing a month --------------------------------------------------------------------------
 
 
-def _record(day: date, kind: str, minutes: int | None = None) -> dict[str, str | int]:
+def _record(day: date, kind: str, minutes: int | None = None, logged_out: str | None = None) -> dict[str, str | int]:
     item: dict[str, str | int] = {"date": day.isoformat(), "kind": kind}
     if minutes is not None:
         item["minutes"] = minutes
+    if logged_out is not None:
+        item["logged_out"] = logged_out
     return item
+
+
+def _reason_text(reason: AbsenceReason) -> str:
+    text = reason.kind + (f" {reason.minutes} min" if reason.minutes is not None else "")
+    return text + (f" (logged out {reason.logged_out})" if reason.logged_out is not None else "")
+
+
+_CALENDAR_NOTE: Final = " (no shift this month: calendar days of approved leave)"
+
+
+def _calendar_note(results: Sequence[DayResult]) -> str:
+    return _CALENDAR_NOTE if any(not r.scheduled for r in results) else ""
 
 
 def _longest_absence_run(days: Sequence[DayResult]) -> tuple[int, date | None]:
@@ -452,15 +548,17 @@ def assess_month(
     absent = [r for r in in_month if r.status == "absent"]
     personal = [r for r in in_month if r.status == "leave_personal"]
     sick = [r for r in in_month if r.status == "leave_sick"]
+    if any(not r.scheduled for r in in_month):
+        flags.append("no_schedule")
     for r in absent:
-        detail = ", ".join(f"{a.kind}" + (f" {a.minutes} min" if a.minutes is not None else "") for a in r.absence)
+        detail = ", ".join(_reason_text(a) for a in r.absence) + _calendar_note([r])
         lines.append(
             Line(
                 r.absence[0].rule,
                 "absence",
                 None,
                 f"absence (旷工) on {r.day.isoformat()}: {detail}",
-                tuple(_record(r.day, a.kind, a.minutes) for a in r.absence),
+                tuple(_record(r.day, a.kind, a.minutes, a.logged_out) for a in r.absence),
             )
         )
 
@@ -474,7 +572,8 @@ def assess_month(
                 "17.1(2)",
                 "base_deduction",
                 amount,
-                f"personal leave {len(personal)} day(s) x daily base {money(rates.daily_base)}",
+                f"personal leave {len(personal)} day(s) x daily base {money(rates.daily_base)}"
+                + _calendar_note(personal),
                 tuple(_record(r.day, "leave_personal") for r in personal),
             )
         )
@@ -486,14 +585,18 @@ def assess_month(
                 "17.1(3)",
                 "base_deduction",
                 amount,
-                f"sick leave {len(sick)} day(s) x daily base {money(rates.daily_base)}",
+                f"sick leave {len(sick)} day(s) x daily base {money(rates.daily_base)}" + _calendar_note(sick),
                 tuple(_record(r.day, "leave_sick") for r in sick),
             )
         )
 
     # 17.1(4): a whole month of sick leave: pay stops, 80% of the local minimum wage as sick pay
     if whole_month_sick is None:
-        whole_month_sick = bool(in_month) and len(sick) == len(in_month)
+        scheduled = [r for r in in_month if r.scheduled]
+        if scheduled:
+            whole_month_sick = all(r.status == "leave_sick" for r in scheduled)
+        else:  # no schedule: the calendar days stand in
+            whole_month_sick = len(sick) == len(month.days())
     sick_pay = ZERO
     if whole_month_sick:
         sick_pay = money(minimum_wage * SICK_PAY_SHARE)
@@ -574,6 +677,7 @@ def assess_month(
                     "bonus_deduction",
                     bonus_deduction,
                     f"personal leave {len(personal)} day(s) x daily bonus {money(rates.daily_bonus)}"
+                    + _calendar_note(personal)
                     + ("" if bonus_deduction == wanted else f" (assessed {wanted}, capped at the bonus left)"),
                     tuple(_record(r.day, "leave_personal") for r in personal),
                 )
@@ -624,7 +728,7 @@ def assess_month(
     return MonthAssessment(
         work_id=work_id,
         month=month,
-        working_days=len(in_month),
+        working_days=sum(1 for r in in_month if r.scheduled),
         late_early_count=len(minor),
         absence_days=len(absent),
         personal_leave_days=len(personal),
@@ -656,12 +760,16 @@ def compute_month(
     """Judge the days and assess the month in one call (see :func:`assess_month` for what to pass).
 
     17.1(4) "whole month": every working day of the month is sick leave, or approved sick leave
-    covers every calendar day of the month.
+    covers every calendar day of the month. A month of the window without any shift counts the
+    calendar days of its approved leave instead (:func:`unscheduled_leave_days`).
     """
     leave_list = list(leaves)
     shift_list = list(shifts)
     days = evaluate_days(shift_list, logins, logouts, aways, leave_list, until=month.last_day)
     shift_days = sorted({shift.start.date() for shift in shift_list})
+    first = min(Month(month.year, 1), month.add(-2))
+    window = [first.add(i) for i in range((month.year - first.year) * 12 + month.month - first.month + 1)]
+    days += unscheduled_leave_days(window, shift_days, leave_list)
     sick_leaves = [
         leave
         for leave in leave_list
@@ -670,8 +778,9 @@ def compute_month(
         and (leave.span_days <= CERTIFICATE_AFTER_DAYS or _certificate_ok(leave, shift_days))
     ]
     sick_days = {day for day in month.days() if any(leave.covers(day) for leave in sick_leaves)}
+    scheduled = [r for r in days if r.day in month and r.scheduled]
     in_month = [r for r in days if r.day in month]
-    whole = (bool(in_month) and all(r.status == "leave_sick" for r in in_month)) or (
+    whole = (bool(scheduled) and all(r.status == "leave_sick" for r in scheduled)) or (
         len(sick_days) == len(month.days()) and not any(r.status == "absent" for r in in_month)
     )
     return assess_month(work_id, month, days, pay, minimum_wage, whole_month_sick=whole)

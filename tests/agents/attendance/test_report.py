@@ -129,3 +129,58 @@ async def test_pay_settings_are_replaced_and_checked(migrated_engine: AsyncEngin
                 await set_pay(session, "A001", bad, now=NOW)
         with pytest.raises(AttendanceInputError):
             await set_pay(session, "", PayRates(D("1"), D("1"), D("1")), now=NOW)
+
+
+async def test_logout_gaps_and_pauses_from_the_systems_records(org: Org) -> None:
+    monday = date(2026, 3, 2)
+    async with session_factory(org.engine)() as session, session.begin():
+        await import_csv(session, _shifts(["a1", "a2"], [monday]), zone=ZONE, source="csv:shifts.csv")
+        # a1: logged in all day, paused 10:00-11:00 (小休, a reason: allowed, not a gap)
+        for state, hour, reason in (("logged_in", 9, None), ("paused", 10, "小休"), ("ready", 11, None)):
+            session.add(AgentStateChange(work_id="a1", state=state, reason=reason, at=at(monday, hour)))
+        session.add(AgentStateChange(work_id="a1", state="logged_out", at=at(monday, 18)))
+        # a2: two auth sessions (09:00-11:00, 13:00-18:00) and the state changes describing the same logins
+        for index, (start, end) in enumerate(((9, 11), (13, 18))):
+            session.add(
+                AuthSession(
+                    token_hash=f"{index}" * 64,
+                    work_id="a2",
+                    started_at=at(monday, start).astimezone(UTC),
+                    expires_at=at(monday, 19),
+                    last_seen_at=at(monday, end),
+                    ended_at=at(monday, end, 0, 2),
+                )
+            )
+            session.add(AgentStateChange(work_id="a2", state="logged_in", at=at(monday, start, 0, 1)))
+            session.add(AgentStateChange(work_id="a2", state="logged_out", at=at(monday, end)))
+    async with session_factory(org.engine)() as session:
+        a1, a2 = await build_report(session, MARCH, zone=ZONE, minimum_wage=MIN_WAGE)
+    assert (a1.absence_days, a1.late_early_count) == (0, 0)
+    assert a2.absence_days == 1
+    assert report_json([a2])[0]["lines"][0]["records"] == [
+        {"date": "2026-03-02", "kind": "away", "minutes": 120, "logged_out": "11:00-13:00"}
+    ]
+
+
+async def test_approved_leave_requests_in_a_month_without_shifts_count_calendar_days(org: Org) -> None:
+    async with session_factory(org.engine)() as session, session.begin():
+        leave = await request_leave(
+            session,
+            work_id="a1",
+            kind="personal",
+            start_date=date(2026, 4, 1),
+            end_date=date(2026, 4, 7),
+            reason=None,
+            now=NOW,
+        )
+        await approve(session, leave, "o1", now=NOW)
+        await set_pay(session, "a1", PayRates(D("200"), D("30"), D("600")), now=NOW)
+    async with session_factory(org.engine)() as session:
+        (a1,) = await build_report(session, Month(2026, 4), zone=ZONE, minimum_wage=MIN_WAGE)
+    assert (a1.working_days, a1.personal_leave_days, a1.base_deduction, a1.bonus_paid) == (
+        0,
+        7,
+        D("1400.00"),
+        D("0.00"),
+    )
+    assert a1.flags == ("no_schedule",)

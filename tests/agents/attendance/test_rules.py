@@ -6,12 +6,14 @@ shifts 09:00–18:00 Asia/Shanghai on weekdays. March 2026 has 22 weekdays (Mon 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
 from agents.attendance.rules import (
+    AbsenceReason,
     Away,
     Leave,
     Month,
@@ -145,10 +147,10 @@ def test_unapproved_leave_is_absence_unless_the_agent_came() -> None:
 def test_logging_in_again_after_a_logout_is_not_leaving_early() -> None:
     day = weekdays(MARCH)[0]
     agent = Agent().shift([day])
-    agent.logins += [at(day, 9), at(day, 13)]
+    agent.logins += [at(day, 9), at(day, 12, 20)]
     agent.logouts += [at(day, 12)]
     (result,) = evaluate_days(agent.shifts, agent.logins, agent.logouts, [], [])
-    assert (result.status, result.minor) == ("present", ())
+    assert (result.status, result.minor) == ("present", ())  # and a 20-minute gap is nothing (below)
 
 
 def test_records_on_days_without_a_shift_are_ignored() -> None:
@@ -221,7 +223,9 @@ def test_a_whole_month_of_sick_leave_pays_80_percent_of_the_minimum_wage() -> No
 def test_a_whole_calendar_month_of_sick_leave_without_shifts_also_counts() -> None:
     agent = Agent().leave("sick", date(2026, 3, 1), date(2026, 3, 31), certificate=True)
     report = agent.month(MARCH)
-    assert (report.sick_pay, report.working_days, report.base_deduction) == (D("1936.00"), 0, D("0.00"))
+    assert (report.sick_pay, report.working_days) == (D("1936.00"), 0)
+    # no schedule: the 31 calendar days are the sick days, so days, base deduction and sick pay agree
+    assert (report.sick_leave_days, report.base_deduction) == (31, D("6200.00"))
 
 
 def test_21_of_22_days_sick_is_not_a_whole_month() -> None:
@@ -433,3 +437,204 @@ def test_lateness_is_counted_in_whole_minutes() -> None:
 def test_a_whole_calendar_month_of_sick_leave_needs_its_certificate() -> None:
     agent = Agent().leave("sick", date(2026, 3, 1), date(2026, 3, 31), certificate=False)
     assert agent.month(MARCH).sick_pay == D("0.00")
+
+
+# -- 17.2(4) 擅离岗位: a logout -> login gap inside the shift is time away ------------------------
+
+
+def _day_with(logins: list[tuple[int, int]], logouts: list[tuple[int, int]], day: date | None = None) -> Agent:
+    """Every weekday of March worked 09:00–18:00, but ``day`` (Mon 2 by default) has these logins and logouts."""
+    days = weekdays(MARCH)
+    day = day or days[0]
+    agent = Agent().shift([day]).work([d for d in days if d != day])
+    agent.logins += [at(day, h, m) for h, m in logins]
+    agent.logouts += [at(day, h, m) for h, m in logouts]
+    return agent
+
+
+def test_the_audits_case_logged_out_from_11_to_13_is_absence() -> None:
+    report = _day_with([(9, 0), (13, 0)], [(11, 0), (18, 0)]).month(MARCH)
+    assert (report.absence_days, report.late_early_count, report.bonus_paid) == (1, 0, D("0.00"))
+    absence = report.lines[0]
+    assert (absence.rule, absence.effect) == ("17.2(4)", "absence")
+    assert absence.detail == "absence (旷工) on 2026-03-02: away 120 min (logged out 11:00-13:00)"
+    assert absence.records == ({"date": "2026-03-02", "kind": "away", "minutes": 120, "logged_out": "11:00-13:00"},)
+
+
+@pytest.mark.parametrize(("back", "absent"), [((12, 29), False), ((12, 30), True)])
+def test_a_logout_gap_of_29_minutes_is_nothing_and_30_is_absence(back: tuple[int, int], absent: bool) -> None:
+    report = _day_with([(9, 0), back], [(12, 0), (18, 0)]).month(MARCH)
+    assert report.absence_days == (1 if absent else 0)
+    assert report.late_early_count == 0  # a short gap is never fined (17.3 fines lates and earlies only)
+    assert report.bonus_paid == (D("0.00") if absent else D("600.00"))
+
+
+def test_short_gaps_are_episodes_and_do_not_add_up() -> None:
+    report = _day_with([(9, 0), (10, 20), (12, 20), (15, 20)], [(10, 0), (12, 0), (15, 0), (18, 0)]).month(MARCH)
+    assert (report.absence_days, report.late_early_count) == (0, 0)
+
+
+def test_a_gap_is_clipped_to_the_shift() -> None:
+    # left at 17:00, back at 19:00 (after the shift), out at 19:30: 60 minutes of the shift away
+    (line, *_) = _day_with([(9, 0), (19, 0)], [(17, 0), (19, 30)]).month(MARCH).lines
+    assert line.records == ({"date": "2026-03-02", "kind": "away", "minutes": 60, "logged_out": "17:00-19:00"},)
+    # in at 07:00, out at 08:00, back at 09:40: 40 minutes of the shift away; not also late (first login 07:00)
+    (line, *_) = _day_with([(7, 0), (9, 40)], [(8, 0), (18, 0)]).month(MARCH).lines
+    assert line.records == ({"date": "2026-03-02", "kind": "away", "minutes": 40, "logged_out": "08:00-09:40"},)
+    # gaps entirely outside the shift (08:30-08:50, 18:10-18:30) are nothing
+    outside = _day_with([(8, 0), (8, 50), (18, 30)], [(8, 30), (18, 10), (18, 40)]).month(MARCH)
+    assert (outside.absence_days, outside.late_early_count) == (0, 0)
+
+
+def test_logins_and_logouts_from_two_sources_make_one_gap() -> None:
+    # an auth session and the state changes both describe each login and logout, seconds apart
+    day = weekdays(MARCH)[0]
+    agent = Agent().shift([day])
+    agent.logins += [at(day, 9), at(day, 9, 0, 1), at(day, 13, 0, 2), at(day, 13)]
+    agent.logouts += [at(day, 11, 0, 3), at(day, 11), at(day, 18), at(day, 18, 0, 1)]
+    (result,) = evaluate_days(agent.shifts, agent.logins, agent.logouts, [], [])
+    assert result.absence == (AbsenceReason("away", "17.2(4)", 120, "11:00-13:00"),)
+
+
+def test_the_early_rule_still_holds_and_a_day_is_judged_once() -> None:
+    # a gap under 30 minutes and an early leave of 10: the early is fined, the gap is nothing
+    report = _day_with([(9, 0), (12, 10)], [(12, 0), (17, 50)]).month(MARCH)
+    assert (report.absence_days, report.late_early_count, report.lateness_fine) == (0, 1, D("25.00"))
+    assert report.lines[0].records == ({"date": "2026-03-02", "kind": "early", "minutes": 10},)
+    # late 10, away 11:00-13:00, out at 17:45: one absence day with both reasons, neither minute fined
+    report = _day_with([(9, 10), (13, 0)], [(11, 0), (17, 45)]).month(MARCH)
+    assert (report.absence_days, report.late_early_count, report.lateness_fine) == (1, 0, D("0.00"))
+    (absence,) = [line for line in report.lines if line.effect == "absence"]
+    assert [record["kind"] for record in absence.records] == ["away"]
+    # away 11:00-13:00 and out for good at 17:00: one day, two reasons
+    (result, *_) = evaluate_days(
+        [Shift(at(date(2026, 3, 2), 9), at(date(2026, 3, 2), 18))],
+        [at(date(2026, 3, 2), 9), at(date(2026, 3, 2), 13)],
+        [at(date(2026, 3, 2), 11), at(date(2026, 3, 2), 17)],
+        [],
+        [],
+    )
+    assert [(a.kind, a.minutes) for a in result.absence] == [("early", 60), ("away", 120)]
+
+
+def test_a_gap_on_a_date_of_approved_leave_is_excused() -> None:
+    # night shift Mon 2 22:00 -> Tue 3 07:00; logged out 00:30-06:00 on Tue 3
+    night = Shift(at(date(2026, 3, 2), 22), at(date(2026, 3, 3), 7))
+    logins = [at(date(2026, 3, 2), 22), at(date(2026, 3, 3), 6)]
+    logouts = [at(date(2026, 3, 3), 0, 30), at(date(2026, 3, 3), 7)]
+    leave = Leave("personal", date(2026, 3, 3), date(2026, 3, 3), approved=True)
+    (excused,) = evaluate_days([night], logins, logouts, [], [leave])
+    assert excused.status == "present"
+    (unexcused,) = evaluate_days([night], logins, logouts, [], [replace(leave, approved=False)])
+    assert unexcused.absence == (AbsenceReason("away", "17.2(4)", 330, "00:30-06:00"),)
+    # out from 23:00: the hour on Mon 2 is not covered by the leave
+    (partly,) = evaluate_days([night], logins, [at(date(2026, 3, 2), 23), logouts[1]], [], [leave])
+    assert partly.absence == (AbsenceReason("away", "17.2(4)", 60, "23:00-06:00"),)
+
+
+def test_pauses_are_not_gaps() -> None:
+    # paused (小休, 会议, …) keeps the agent logged in: only logouts and logins make a gap
+    day = weekdays(MARCH)[0]
+    agent = Agent().shift([day])
+    agent.logins.append(at(day, 9))
+    agent.logouts.append(at(day, 18))
+    (result,) = evaluate_days(agent.shifts, agent.logins, agent.logouts, [], [])
+    assert result.status == "present"
+
+
+# -- leave days when the month has no shift at all (schedule unknown) ----------------------------
+
+APRIL = Month(2026, 4)  # 30 days, Wed 1 … Thu 30
+
+
+def test_a_week_of_personal_leave_without_shifts_counts_its_calendar_days() -> None:
+    report = Agent().leave("personal", date(2026, 4, 1), date(2026, 4, 7)).month(APRIL)
+    assert (report.working_days, report.personal_leave_days) == (0, 7)
+    assert (report.base_deduction, report.bonus_paid) == (D("1400.00"), D("0.00"))  # 7 days: no bonus (17.1(2))
+    assert "no_schedule" in report.flags
+    base = next(line for line in report.lines if line.effect == "base_deduction")
+    assert (
+        base.detail
+        == "personal leave 7 day(s) x daily base 200.00 (no shift this month: calendar days of approved leave)"
+    )
+    assert [record["date"] for record in base.records] == [f"2026-04-0{d}" for d in range(1, 8)]
+
+
+@pytest.mark.parametrize(
+    ("days", "base", "bonus_deduction", "bonus_paid"),
+    [(6, "1200.00", "180.00", "420.00"), (7, "1400.00", "0.00", "0.00")],
+)
+def test_personal_leave_boundary_without_shifts(days: int, base: str, bonus_deduction: str, bonus_paid: str) -> None:
+    report = Agent().leave("personal", date(2026, 4, 1), date(2026, 4, days)).month(APRIL)
+    assert report.personal_leave_days == days
+    assert (report.base_deduction, report.bonus_deduction, report.bonus_paid) == (
+        D(base),
+        D(bonus_deduction),
+        D(bonus_paid),
+    )
+
+
+@pytest.mark.parametrize(
+    ("days", "base", "bonus_paid", "effect"),
+    [
+        (6, "1200.00", "600.00", None),
+        (7, "1400.00", "300.00", "bonus_halved"),
+        (14, "2800.00", "300.00", "bonus_halved"),
+        (15, "3000.00", "0.00", "bonus_cancelled"),
+    ],
+)
+def test_sick_leave_boundaries_without_shifts(days: int, base: str, bonus_paid: str, effect: str | None) -> None:
+    report = Agent().leave("sick", date(2026, 4, 1), date(2026, 4, days), certificate=True).month(APRIL)
+    assert (report.sick_leave_days, report.base_deduction, report.bonus_paid) == (days, D(base), D(bonus_paid))
+    assert report.sick_pay == D("0.00")
+    assert report.flags == ("no_schedule",)
+    effects = {line.effect for line in report.lines if line.rule == "17.1(3)"}
+    assert effects == {"base_deduction"} | ({effect} if effect else set())
+
+
+def test_a_whole_month_sick_without_shifts_is_consistent() -> None:
+    report = Agent().leave("sick", date(2026, 4, 1), date(2026, 4, 30), certificate=True).month(APRIL)
+    assert (report.sick_leave_days, report.working_days, report.absence_days) == (30, 0, 0)
+    assert (report.base_deduction, report.sick_pay, report.bonus_paid) == (D("6000.00"), D("1936.00"), D("0.00"))
+    assert report.flags == ("no_schedule", "sick_whole_month")
+    assert {(line.rule, line.effect) for line in report.lines} >= {
+        ("17.1(3)", "base_deduction"),
+        ("17.1(4)", "sick_pay"),
+        ("17.1(4)", "bonus_cancelled"),
+    }
+
+
+def test_without_shifts_a_long_sick_leave_without_certificate_is_absence() -> None:
+    report = Agent().leave("sick", date(2026, 4, 1), date(2026, 4, 4)).month(APRIL)
+    assert (report.sick_leave_days, report.absence_days) == (0, 4)
+    assert {line.rule for line in report.lines if line.effect == "absence"} == {"17.1(1)"}
+    whole = Agent().leave("sick", date(2026, 4, 1), date(2026, 4, 30)).month(APRIL)
+    assert (whole.sick_leave_days, whole.sick_pay, whole.absence_days) == (0, D("0.00"), 30)
+
+
+def test_without_shifts_unapproved_leave_is_still_nothing() -> None:
+    report = Agent().leave("personal", date(2026, 4, 1), date(2026, 4, 7), approved=False).month(APRIL)
+    assert (report.personal_leave_days, report.absence_days, report.bonus_paid) == (0, 0, D("600.00"))
+    assert "no_schedule" not in report.flags
+
+
+def test_a_month_with_any_shift_keeps_the_working_day_rule() -> None:
+    agent = Agent().leave("personal", date(2026, 4, 1), date(2026, 4, 7)).work([date(2026, 4, 20)])
+    report = agent.month(APRIL)
+    assert (report.personal_leave_days, report.working_days, report.flags) == (0, 1, ())
+
+
+def test_a_leave_across_months_counts_working_days_in_one_and_calendar_days_in_the_other() -> None:
+    agent = Agent().leave("personal", date(2026, 3, 30), date(2026, 4, 3)).work(weekdays(MARCH)[:-2])
+    agent.shift(weekdays(MARCH)[-2:])  # Mon 30, Tue 31 scheduled, on leave; no April schedule
+    march, april = agent.month(MARCH), agent.month(APRIL)
+    assert (march.personal_leave_days, march.flags) == (2, ())
+    assert (april.personal_leave_days, april.flags) == (3, ("no_schedule",))
+
+
+def test_unscheduled_absence_counts_towards_the_three_month_rule() -> None:
+    # February has no shift: an uncertified 4-day sick leave there is 4 absence days, so no bonus Feb to Apr
+    agent = Agent().leave("sick", date(2026, 2, 2), date(2026, 2, 5)).work(weekdays(MARCH))
+    march = agent.month(MARCH)
+    assert (march.absence_days, march.bonus_paid) == (0, D("0.00"))
+    assert "bonus_cancelled_until:2026-04" in march.flags
