@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import click
 from argon2 import PasswordHasher
@@ -191,6 +191,61 @@ def _banner(console: Console, host: str, port: int, seeded: DemoSeed) -> None:
     )
 
 
+#: seconds between two progress lines while the demo serves
+PROGRESS_EVERY: Final = 15.0
+
+
+def progress_line(name: str, snap: dict[str, Any]) -> str:
+    """One campaign's live progress: calls, answers, abandon rate against its cap, talking, outcomes."""
+    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(snap["outcomes"].items(), key=lambda kv: -kv[1])[:4])
+    return (
+        f"{name}: {snap['placed']} calls, {snap['answered']} answered, {snap['abandoned']} abandoned "
+        f"({100 * snap['abandon_rate']:.1f}% / cap {100 * snap['max_abandon_rate']:.0f}%), "
+        f"{snap['talking']} talking" + (f"; outcomes: {outcomes}" if outcomes else "")
+    )
+
+
+def summary_table(latest: dict[str, dict[str, Any]]) -> Table:
+    table = Table(title="demo summary")
+    for column in ("campaign", "calls", "answered", "abandoned", "abandon rate", "outcomes"):
+        table.add_column(column)
+    for name, snap in latest.items():
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(snap["outcomes"].items(), key=lambda kv: -kv[1]))
+        table.add_row(
+            name,
+            str(snap["placed"]),
+            str(snap["answered"]),
+            str(snap["abandoned"]),
+            f"{100 * snap['abandon_rate']:.1f}%",
+            outcomes or "—",
+        )
+    return table
+
+
+async def watch_progress(
+    state: AppState, console: Console, campaigns: dict[str, int], latest: dict[str, dict[str, Any]]
+) -> None:
+    """Keep the latest snapshot of each demo campaign (for the summary) and print a line per campaign every
+    :data:`PROGRESS_EVERY` seconds while anything changed."""
+    pool = dialers_of(state)
+    printed: dict[str, tuple[int, int]] = {}
+    loop = asyncio.get_running_loop()
+    next_print = loop.time() + PROGRESS_EVERY
+    while True:
+        for key, campaign_id in campaigns.items():
+            snap = pool.snapshot(campaign_id)
+            if snap is not None:
+                latest[f"{key} #{campaign_id}"] = snap
+        if loop.time() >= next_print:
+            next_print += PROGRESS_EVERY
+            for name, snap in latest.items():
+                seen = (snap["placed"], snap["answered"])
+                if printed.get(name) != seen:
+                    printed[name] = seen
+                    console.print(progress_line(name, snap))
+        await asyncio.sleep(1.0)
+
+
 async def serve_demo(
     settings: Settings, console: Console, *, host: str, port: int, seconds: float | None, leads: int
 ) -> DemoSeed:
@@ -201,10 +256,12 @@ async def serve_demo(
 
     seeded = await seed_demo(settings, leads=leads)
     stopper: list[asyncio.Task[None]] = []
+    latest: dict[str, dict[str, Any]] = {}
 
     async def on_start(state: AppState) -> None:
         await bots_ready(state)
         _banner(console, host, port, seeded)
+        stopper.append(asyncio.create_task(watch_progress(state, console, seeded.campaigns, latest)))
         if seconds is not None:
             stopper.append(asyncio.create_task(stop_later(seconds)))
 
@@ -227,6 +284,8 @@ async def serve_demo(
         for task in stopper:
             task.cancel()
         await asyncio.gather(*stopper, return_exceptions=True)
+        if latest:
+            console.print(summary_table(latest))
     return seeded
 
 

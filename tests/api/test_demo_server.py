@@ -75,3 +75,20 @@ def test_waihu_demo_serves_and_prints_the_urls_and_logins(demo_settings: Setting
     for work_id, _, _ in PEOPLE:
         assert work_id in result.output
     assert "Demo-" in result.output
+
+
+def test_waihu_demo_prints_live_progress_and_a_summary_at_the_end(
+    demo_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("api.demo_server.PROGRESS_EVERY", 2.0)
+    result = CliRunner().invoke(main, ["demo", "--port", str(_free_port()), "--for", "12", "--leads", "20"])
+    assert result.exit_code == 0, result.output
+    progress = [line for line in result.output.splitlines() if line.startswith("mobile #") and " calls, " in line]
+    assert progress, result.output  # the bots' campaign moved while the demo served
+    assert "answered" in progress[-1]
+    assert "abandoned" in progress[-1]
+    assert "cap 3%" in progress[-1]
+    summary = result.output[result.output.index("demo summary") :]
+    for column in ("calls", "answered", "abandoned", "abandon rate", "outcomes"):
+        assert column in summary
+    assert "mobile #" in summary
