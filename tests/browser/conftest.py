@@ -231,3 +231,25 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+
+
+def open_page(browser: Any, width: int = 1440, height: int = 960) -> Iterator[Any]:
+    """A fresh browser context and page (zh-CN); at the end, no script error and no CSP refusal may have
+    happened on it (a CSP refusal, an inline style or script, is a console error, not a page error)."""
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
+    try:
+        yield page
+        assert errors == [], f"script errors on the page: {errors}"
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(live: Live, browser: Any) -> Iterator[Any]:
+    """A page on the module's live app (a module with another app overrides this fixture)."""
+    yield from open_page(browser)

@@ -5,10 +5,8 @@ back, tags the customer, sets the outcome, and finishes wrap-up; in preview mode
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -25,20 +23,6 @@ from waihu.settings import Settings
 
 pytestmark = pytest.mark.browser
 CALL_WAIT = 15_000  # ms: the pop comes when the simulator's customer answers (under a second here)
-
-
-@pytest.fixture
-def page(live: Live, browser: Any) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1360, "height": 860}, locale="zh-CN")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield page
-        assert errors == [], f"script errors on the page: {errors}"
-    finally:
-        context.close()
 
 
 def log_in(page: Page, live: Live, work_id: str, password: str = PASSWORD) -> None:

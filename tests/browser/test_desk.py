@@ -26,7 +26,7 @@ from api.dialing import dialers_of
 from dialer.bots import BotProfile
 from tests.api.conftest import FAST_HASHER, PASSWORD, _new_user
 from tests.api.test_assets_routes import new_asset, new_damage, new_document, new_seat
-from tests.browser.conftest import Live, _seed, browser_settings, serve_live
+from tests.browser.conftest import Live, _seed, browser_settings, open_page, serve_live
 from waihu.db import create_engine
 
 pytestmark = pytest.mark.browser
@@ -76,18 +76,7 @@ def desk_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 
 @pytest.fixture
 def page(desk_live: Live, browser: Any) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1440, "height": 960}, locale="zh-CN")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    # a CSP refusal (an inline style or script) is a console error, not a page error
-    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
-    try:
-        yield page
-        assert errors == [], f"script errors on the page: {errors}"
-    finally:
-        context.close()
+    yield from open_page(browser)
 
 
 def log_in(page: Page, live: Live, work_id: str) -> None:

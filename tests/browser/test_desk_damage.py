@@ -80,22 +80,6 @@ def records(world: tuple[Live, dict[str, int]]) -> dict[str, int]:
     return world[1]
 
 
-@pytest.fixture
-def page(live: Live, browser: Any) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1440, "height": 960}, locale="zh-CN")
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    # a CSP refusal (an inline style or script) is a console error, not a page error
-    page.on("console", lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None)
-    try:
-        yield page
-        assert errors == [], f"script errors on the page: {errors}"
-    finally:
-        context.close()
-
-
 def open_site(page: Page, live: Live, work_id: str) -> None:
     """Logs in and opens the 现场管理 tab (Alt+4)."""
     page.goto(live.url("/login"))

@@ -17,6 +17,7 @@ const STATE_TEXT = {
 const PICK_KEYS = "123456789abcdefghijklmnpqrsuvwxyz"; // O and T stay free for their panels
 
 let socket = null;
+let signedOut = null; // why the server ended this login (its signed_out message)
 let retries = 0;
 let agent = { state: config.state, reason: config.reason };
 let view = "idle";
@@ -51,7 +52,7 @@ function connect() {
       return; // another window of this work ID took over the console
     }
     if (event.code === 4003) {
-      location.assign("/login");
+      location.assign(signedOut ? `/login?signed_out=${encodeURIComponent(signedOut)}` : "/login");
       return;
     }
     setLink("down");
@@ -122,6 +123,11 @@ function handle(message) {
       break;
     case "error":
       onError(message);
+      break;
+    case "signed_out":
+      // the login ended without this page asking (shift end, forced out, idle): the close that follows
+      // takes the page to the login, which says why
+      signedOut = message.reason || "signed_out";
       break;
     default:
       break;

@@ -3,6 +3,19 @@
 import { $, ApiError, get, homeOf, post, showError } from "./api.js";
 
 const loginForm = $("#login-form");
+
+/** Why the console sent the agent here (?signed_out=…): said above the form. */
+const SIGNED_OUT = {
+  shift_end: "班次已结束，系统已自动签出。",
+  forced: "组长已将您的工号签出；如有疑问请联系组长。",
+  expired: "长时间未操作，登录已失效，请重新登录。",
+};
+const why = new URLSearchParams(location.search).get("signed_out");
+if (why) {
+  const notice = $("#login-notice");
+  notice.textContent = SIGNED_OUT[why] || "您已被签出，请重新登录。";
+  notice.hidden = false;
+}
 const changeForm = $("#change-form");
 let pending = null; // {work_id, password} waiting for a password change
 
