@@ -10,9 +10,6 @@ hand (cron, or a server without the API).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Final
@@ -27,24 +24,23 @@ from agents.models import AuthSession
 from agents.scheduler import Job, tick
 from api.deps import AppState
 from api.dialing import dialers_of
+from api.periodic import Periodic
 from api.ws import console_of
 
 __all__ = ["INTERVAL", "Housekeeper"]
 
-log = logging.getLogger(__name__)
 
 #: seconds between two rounds in ``waihu serve`` and ``waihu demo``
 INTERVAL: Final = 30.0
 
 
-class Housekeeper:
+class Housekeeper(Periodic):
     """One task, started and stopped by the app's lifespan."""
 
     def __init__(self, state: AppState, *, interval: float, now: Callable[[], datetime]) -> None:
+        super().__init__("housekeeping", interval, self.round)
         self.state = state
-        self.interval = interval
         self.now = now
-        self._task: asyncio.Task[None] | None = None
 
     async def round(self) -> list[str]:
         """One round; the work IDs whose login it ended (they are off the floor and their consoles closed)."""
@@ -80,21 +76,3 @@ class Housekeeper:
             pool.agent_left(work_id)
             await hub.signed_out(work_id, reason or "signed_out")
         return [work_id for work_id, _ in rows]
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.round()
-            except Exception:  # a bad round must not end the loop; the next round retries
-                log.exception("housekeeping round failed")
-            await asyncio.sleep(self.interval)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="waihu-housekeeping")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None

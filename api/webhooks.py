@@ -13,8 +13,6 @@ phone number masked, unless the endpoint was created with ``include_pii`` by a w
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
@@ -34,6 +32,7 @@ from agents.permissions import require
 from api.deps import AppState, Caller
 from api.errors import ApiError
 from api.models import WebhookDelivery, WebhookEndpoint
+from api.periodic import Periodic
 from dialer.models import CallAttempt, Campaign, Lead
 from waihu.pii import mask
 
@@ -228,32 +227,24 @@ async def deliver_due(state: AppState, client: httpx.AsyncClient, now: datetime)
     return sent
 
 
-class WebhookWorker:
-    """Enqueue and deliver every ``interval`` seconds; one task, started and cancelled by the lifespan."""
+class WebhookWorker(Periodic):
+    """Enqueue and deliver every ``interval`` seconds; one task, started and stopped by the lifespan."""
 
     def __init__(self, state: AppState, *, interval: float, now: Callable[[], datetime]) -> None:
+        super().__init__("webhooks", interval, self.round)
         self.state = state
-        self.interval = interval
         self.now = now
-        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
 
-    async def _loop(self) -> None:
-        async with httpx.AsyncClient(follow_redirects=False) as client:
-            while True:
-                try:
-                    async with self.state.sessions() as session:
-                        await enqueue_finished(session, self.now())
-                    await deliver_due(self.state, client, self.now())
-                except Exception:  # a bad round must not end the worker; the next round retries
-                    log.exception("webhook round failed")
-                await asyncio.sleep(self.interval)
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="waihu-webhooks")
+    async def round(self) -> None:
+        if self._client is None:
+            self._client = httpx.AsyncClient(follow_redirects=False)
+        async with self.state.sessions() as session:
+            await enqueue_finished(session, self.now())
+        await deliver_due(self.state, self._client, self.now())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await super().stop()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
