@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 import tempfile
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -55,6 +56,7 @@ __all__ = [
     "imports_of",
     "read_job",
     "report_json",
+    "upload_name",
 ]
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,24 @@ STALE_AFTER: Final = timedelta(seconds=60)
 #: the error of a job whose process stopped before it finished
 INTERRUPTED: Final = "api.import_interrupted"
 _FINAL_TRIES: Final = 3
+#: the longest upload name kept (characters; at most 4 bytes each, under the file systems' 255 bytes)
+MAX_NAME: Final = 60
+DEFAULT_NAME: Final = "leads.csv"
+
+
+def upload_name(filename: str | None) -> str:
+    """The client's file name as messages name it and the temporary copy is called: the last path part only,
+    characters other than letters, digits, ``.``, ``-``, ``_``, ``(``, ``)`` and spaces made ``_``, no leading
+    dots, at most :data:`MAX_NAME` characters (the extension kept); ``leads.csv`` when nothing is left."""
+    base = unicodedata.normalize("NFKC", filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch if ch.isalnum() or ch in "._-() " else "_" for ch in base).strip(" ").lstrip(".")
+    if not name.strip("_ ."):
+        return DEFAULT_NAME
+    if len(name) > MAX_NAME:
+        stem, dot, ext = name.rpartition(".")
+        suffix = f".{ext[:10]}" if dot and stem else ""
+        name = (stem if suffix else name)[: MAX_NAME - len(suffix) - 1] + "…" + suffix
+    return name
 
 
 @dataclass
@@ -83,6 +103,8 @@ class ImportJob:
     report: ImportReport | None = None
     error: dict[str, object] | None = None
     task: asyncio.Task[None] | None = field(default=None, repr=False)
+    #: the uploaded file's name (:func:`upload_name`): the importer's messages name it
+    file_name: str = DEFAULT_NAME
 
 
 def report_json(report: ImportReport) -> dict[str, Any]:
@@ -151,9 +173,13 @@ class ImportJobs:
         self.jobs: dict[str, ImportJob] = {}
         self.progress_every = PROGRESS_EVERY
 
-    async def start(self, campaign_id: int, data: bytes, actor: str) -> ImportJob:
-        """Write the job's row, then start its import. Call it outside any transaction of the calling task."""
-        job = ImportJob(id=uuid.uuid4().hex, campaign_id=campaign_id, started_by=actor)
+    async def start(self, campaign_id: int, data: bytes, actor: str, file_name: str | None = None) -> ImportJob:
+        """Write the job's row, then start its import. Call it outside any transaction of the calling task.
+
+        ``file_name``: the client's name for the file (sanitised here), which error messages name."""
+        job = ImportJob(
+            id=uuid.uuid4().hex, campaign_id=campaign_id, started_by=actor, file_name=upload_name(file_name)
+        )
         job.total = max(data.count(b"\n") - 1, 0) + (0 if data.endswith(b"\n") or not data else 1)
         now = self.state.now()
         async with self.state.sessions() as session, session.begin():
@@ -204,7 +230,7 @@ class ImportJobs:
             job.done, job.total = done, max(total, done)
 
         with tempfile.TemporaryDirectory(prefix="waihu-upload-") as tmp:
-            path = Path(tmp) / "leads.csv"
+            path = Path(tmp) / job.file_name
             await asyncio.to_thread(path.write_bytes, data)
             return await import_leads(
                 state.sessions,

@@ -22,6 +22,8 @@ from flows.validate import check_library, check_script, pydantic_problems
 from flows.yamlmarks import Marked, load_marked
 
 PACKAGE_SCRIPTS = Path(__file__).resolve().parent / "scripts"
+#: the largest script file read (the shipped scripts are under 20 KB)
+MAX_FILE_BYTES = 256 * 1024
 
 
 @dataclass
@@ -41,9 +43,24 @@ def read_file(path: Path) -> LoadedFile:
     """Parse and shape-check one file (a script or a library); cross-checks come later."""
     name = str(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         return LoadedFile(path, "", problems=[Problem(name, 1, 1, f"cannot read the file: {exc.strerror}")])
+    if len(raw) > MAX_FILE_BYTES:  # parsing YAML in Python takes seconds per megabyte: refuse before
+        return LoadedFile(
+            path,
+            "",
+            problems=[
+                Problem(
+                    name,
+                    1,
+                    1,
+                    f"the file is larger than {MAX_FILE_BYTES // 1024} KB; a script needs far less",
+                    "check that this is a script file (the shipped scripts are under 20 KB)",
+                )
+            ],
+        )
     loaded = LoadedFile(path, hashlib.sha256(raw).hexdigest())
     try:
         text = raw.decode("utf-8")

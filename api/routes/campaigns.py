@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Annotated, cast
 
+import phonenumbers
 from fastapi import APIRouter, Depends, File, Path, Query, Response, UploadFile
 from pydantic import AwareDatetime
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agents.permissions import require
 from api import services, webhooks
@@ -40,8 +43,8 @@ from dialer.campaigns import create_campaign, set_state
 from dialer.dnc import InvalidPhone, add_phone
 from dialer.errors import CampaignStateError
 from dialer.leads import ImportReport
-from dialer.models import DEFAULT_CALLING_WINDOWS, Campaign
-from waihu.pii import mask_phone, mask_text
+from dialer.models import DEFAULT_CALLING_WINDOWS, Campaign, CampaignAgent
+from waihu.pii import mask_phone, mask_text, normalise_phone
 
 router = APIRouter(tags=["campaigns"], responses=ERRORS)
 dnc_router = APIRouter(tags=["campaigns"], responses=ERRORS)
@@ -50,7 +53,9 @@ dnc_router = APIRouter(tags=["campaigns"], responses=ERRORS)
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 
-def campaign_out(campaign: Campaign, stats: services.CampaignStats | None) -> CampaignOut:
+def campaign_out(campaign: Campaign, stats: services.CampaignStats | None, agents: list[str]) -> CampaignOut:
+    """Every setting the campaign was created with; free text (name, safe-harbor message) masked. The caller
+    and call-back numbers are the company's, not a customer's: shown as stored."""
     return CampaignOut(
         id=campaign.id,
         name=mask_text(campaign.name),
@@ -60,9 +65,16 @@ def campaign_out(campaign: Campaign, stats: services.CampaignStats | None) -> Ca
         dial_mode=campaign.dial_mode,
         state=campaign.state,
         training=campaign.training,
+        agents=agents,
         calling_windows=campaign.calling_windows,
         timezone=campaign.timezone,
         max_abandon_rate=campaign.max_abandon_rate,
+        retry_rules=campaign.retry_rules,
+        caller_id=campaign.caller_id,
+        consent_required=campaign.consent_required,
+        safe_harbor_message=mask_text(campaign.safe_harbor_message) if campaign.safe_harbor_message else None,
+        callback_number=campaign.callback_number,
+        wrap_up_limit_seconds=campaign.wrap_up_limit_seconds,
         created_by=campaign.created_by,
         created_at=campaign.created_at,
         updated_at=campaign.updated_at,
@@ -80,6 +92,49 @@ def campaign_out(campaign: Campaign, stats: services.CampaignStats | None) -> Ca
     )
 
 
+async def campaign_agents(session: AsyncSession, campaign_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The work IDs assigned to each campaign, in work-ID order."""
+    out: dict[int, list[str]] = {i: [] for i in campaign_ids}
+    if not campaign_ids:
+        return out
+    rows = await session.execute(
+        select(CampaignAgent.campaign_id, CampaignAgent.work_id)
+        .where(CampaignAgent.campaign_id.in_(campaign_ids))
+        .order_by(CampaignAgent.campaign_id, CampaignAgent.work_id)
+    )
+    for campaign_id, work_id in rows:
+        out[campaign_id].append(work_id)
+    return out
+
+
+async def campaign_read(caller: Caller, campaign: Campaign, *, stats: bool) -> CampaignOut:
+    agents = await campaign_agents(caller.session, [campaign.id])
+    counted = (await services.campaign_stats(caller.session, [campaign.id]))[campaign.id] if stats else None
+    return campaign_out(campaign, counted, agents[campaign.id])
+
+
+def company_number(value: str | None, field: str, region: str) -> str | None:
+    """A caller ID or call-back number, checked with phonenumbers in the site's region and kept as given
+    (trimmed): a valid number (``0510-8123 4567``, ``+86 138 0013 8000``) or a service short code (``10086``).
+    The trunk and the customer get it as the team lead wrote it."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        number = phonenumbers.parse(normalise_phone(text, region))
+    except (ValueError, phonenumbers.NumberParseException):
+        number = None
+    if number is None or not (
+        phonenumbers.is_valid_number(number) or phonenumbers.is_valid_short_number_for_region(number, region)
+    ):
+        raise ApiError(
+            f"{field} must be a phone number of region {region} (e.g. 0510-8123 4567) or a service code (10086)",
+            error_id="api.phone_invalid",
+            details={"field": field},
+        )
+    return text
+
+
 def report_out(report: ImportReport) -> ImportReportOut:
     return ImportReportOut.model_validate(report_json(report))
 
@@ -88,8 +143,10 @@ def report_out(report: ImportReport) -> ImportReportOut:
 async def list_campaigns(caller: Annotated[Caller, Depends(require_permission("campaign.view"))]) -> list[CampaignOut]:
     """The campaigns of the caller's vendor (admins: all), with live stats."""
     found = await services.list_campaigns(caller)
-    stats = await services.campaign_stats(caller.session, [c.id for c in found])
-    return [campaign_out(c, stats[c.id]) for c in found]
+    ids = [c.id for c in found]
+    stats = await services.campaign_stats(caller.session, ids)
+    agents = await campaign_agents(caller.session, ids)
+    return [campaign_out(c, stats[c.id], agents[c.id]) for c in found]
 
 
 @router.post("/campaigns", response_model=CampaignOut, status_code=201)
@@ -103,6 +160,9 @@ async def post_campaign(
         raise ApiError("the client's admins name the campaign's vendor: vendor_id", error_id="api.vendor_required")
     require(user, "campaign.manage", vendor_id=vendor_id)
     state = caller.state
+    region = state.settings.default_region
+    caller_id = company_number(body.caller_id, "caller_id", region)
+    callback_number = company_number(body.callback_number, "callback_number", region)
     campaign = await create_campaign(
         caller.session,
         registry=state.flows,
@@ -117,16 +177,17 @@ async def post_campaign(
         calling_windows=body.calling_windows if body.calling_windows is not None else DEFAULT_CALLING_WINDOWS,
         timezone=body.timezone or state.settings.timezone,
         retry_rules=body.retry_rules,
-        caller_id=body.caller_id,
+        caller_id=caller_id,
         consent_required=body.consent_required,
         training=body.training,
         safe_harbor_message=body.safe_harbor_message,
-        callback_number=body.callback_number,
+        callback_number=callback_number,
         wrap_up_limit_seconds=body.wrap_up_limit_seconds,
         now=caller.now(),
     )
+    out = await campaign_read(caller, campaign, stats=False)
     await caller.session.commit()
-    return campaign_out(campaign, None)
+    return out
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignOut)
@@ -135,8 +196,7 @@ async def get_campaign(
 ) -> CampaignOut:
     """One campaign with live stats from its leads and call attempts."""
     campaign = await services.campaign_for(caller, campaign_id, "campaign.view")
-    stats = await services.campaign_stats(caller.session, [campaign.id])
-    return campaign_out(campaign, stats[campaign.id])
+    return await campaign_read(caller, campaign, stats=True)
 
 
 @router.get("/campaigns/{campaign_id}/live", response_model=CampaignLiveOut)
@@ -203,7 +263,7 @@ async def post_leads(
             error_id="api.upload_too_large",
         )
     await caller.session.commit()  # the job and the importer write on their own connections: end this transaction
-    job = await imports_of(caller.state).start(campaign.id, data, caller.work_id)
+    job = await imports_of(caller.state).start(campaign.id, data, caller.work_id, file_name=file.filename)
     if background:
         response.status_code = 202
         return ImportJobOut(import_id=job.id, campaign_id=job.campaign_id, state="running", total=job.total, done=0)
@@ -251,8 +311,9 @@ async def _move(caller: Caller, campaign_id: Id, target: str, *, expect: str | N
             details={"campaign_id": campaign.id, "state": campaign.state},
         )
     campaign = await set_state(caller.session, caller.state.audit, campaign.id, target, actor=caller.work_id)
+    out = await campaign_read(caller, campaign, stats=False)
     await caller.session.commit()
-    return campaign_out(campaign, None)
+    return out
 
 
 Launcher = Annotated[Caller, Depends(require_permission("campaign.launch"))]

@@ -17,13 +17,14 @@ from api.schemas.common import ERRORS
 from api.schemas.flows import DiagramOut, FlowOut, FlowSummary, OptionOut, ProblemOut, StateOut, ValidationOut
 from flows import FlowRegistry
 from flows.diagram import mermaid
-from flows.registry import parse_ref
+from flows.registry import MAX_FILE_BYTES, parse_ref
 from flows.schema import FlowDoc
 
 router = APIRouter(tags=["flows"], responses=ERRORS)
 Viewer = Annotated[Caller, Depends(require_permission("flow.view"))]
 
-MAX_FLOW_BYTES = 1024 * 1024
+#: the largest script upload: the same limit as files the registry reads
+MAX_FLOW_BYTES = MAX_FILE_BYTES
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.ya?ml$")
 
 
@@ -105,7 +106,7 @@ async def validate(
     """Check an uploaded script without publishing it: every problem with its line and column and a fix."""
     data = await file.read(MAX_FLOW_BYTES + 1)
     if len(data) > MAX_FLOW_BYTES:
-        raise ApiError("a script file is at most 1 MB", error_id="api.upload_too_large")
+        raise ApiError(f"a script file is at most {MAX_FLOW_BYTES // 1024} KB", error_id="api.upload_too_large")
     name = Path(file.filename or "").name
     if not _SAFE_NAME.match(name):
         name = "upload.yaml"

@@ -8,6 +8,14 @@ from pydantic import BaseModel, ConfigDict, Field
 _HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 
 
+#: a company phone number as written (digits, an optional leading +, spaces or hyphens); the route also checks
+#: it with ``phonenumbers`` in the site's region (WAIHU_DEFAULT_REGION): a valid number or a service short code
+_COMPANY_PHONE = r"^\+?[0-9][0-9 -]{1,30}$"
+#: the highest abandon-rate cap a campaign may set: the issue's default is 3 %; above 10 % is a typo (1 for 1 %)
+MAX_ABANDON_CAP = 0.1
+_SAFE_HARBOR_EXAMPLE = "您好，这里是{company}。现在没有空闲的客服，如需咨询请拨打{callback_number}。"
+
+
 class CampaignIn(BaseModel):
     """A new campaign: a pinned script version and its dialing settings."""
 
@@ -20,9 +28,16 @@ class CampaignIn(BaseModel):
                     "flow": "mobile-newspaper-trial@1",
                     "agents": ["A1001", "A1002"],
                     "dial_mode": "progressive",
+                    "max_abandon_rate": 0.03,
                     "calling_windows": [["09:00", "12:00"], ["13:30", "20:00"]],
                     "timezone": "Asia/Shanghai",
-                    "max_abandon_rate": 0.03,
+                    "retry_rules": {"max_attempts": 3, "delays_minutes": {"busy": 30}},
+                    "caller_id": "0510-8123 4567",
+                    "consent_required": False,
+                    "training": False,
+                    "safe_harbor_message": _SAFE_HARBOR_EXAMPLE,
+                    "callback_number": "10086",
+                    "wrap_up_limit_seconds": 60,
                 }
             ]
         },
@@ -34,15 +49,32 @@ class CampaignIn(BaseModel):
     vendor_id: int | None = Field(default=None, ge=1, le=2**62)
     agents: list[str] = Field(default_factory=list, max_length=500)
     dial_mode: Literal["preview", "progressive", "predictive"] = "progressive"
-    max_abandon_rate: float = Field(default=0.03, gt=0, le=1)
+    max_abandon_rate: float = Field(
+        default=0.03,
+        gt=0,
+        le=MAX_ABANDON_CAP,
+        description="the cap on abandoned / answered calls, as a fraction (0.03 is 3 %); at most 0.1",
+    )
     calling_windows: list[list[str]] | None = Field(default=None, max_length=12)
     timezone: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")
     retry_rules: dict[str, Any] | None = None
-    caller_id: str | None = Field(default=None, max_length=32)
+    caller_id: str | None = Field(
+        default=None,
+        max_length=32,
+        pattern=_COMPANY_PHONE,
+        description="the number customers see: a valid phone number or service code of the site's region, "
+        "stored as given (trimmed)",
+    )
     consent_required: bool = False
     training: bool = False
     safe_harbor_message: str | None = Field(default=None, max_length=500)
-    callback_number: str | None = Field(default=None, max_length=32)
+    callback_number: str | None = Field(
+        default=None,
+        max_length=32,
+        pattern=_COMPANY_PHONE,
+        description="the number an abandoned customer may call back: a valid phone number or service code of the "
+        "site's region, stored as given (trimmed)",
+    )
     wrap_up_limit_seconds: int = Field(default=60, ge=0, le=3600)
 
 
@@ -57,6 +89,8 @@ class CampaignStatsOut(BaseModel):
 
 
 class CampaignOut(BaseModel):
+    """A campaign with every setting it was created with (free text masked), and its live stats when read."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -69,9 +103,26 @@ class CampaignOut(BaseModel):
                     "dial_mode": "progressive",
                     "state": "running",
                     "training": False,
+                    "agents": ["A1001", "A1002"],
                     "calling_windows": [["09:00", "12:00"], ["13:30", "20:00"]],
                     "timezone": "Asia/Shanghai",
                     "max_abandon_rate": 0.03,
+                    "retry_rules": {
+                        "max_attempts": 3,
+                        "min_gap_minutes": 60,
+                        "delays_minutes": {
+                            "no_contact": 60,
+                            "callback": 0,
+                            "busy": 30,
+                            "no_answer": 60,
+                            "machine": 120,
+                        },
+                    },
+                    "caller_id": "0510-8123 4567",
+                    "consent_required": False,
+                    "safe_harbor_message": _SAFE_HARBOR_EXAMPLE,
+                    "callback_number": "10086",
+                    "wrap_up_limit_seconds": 60,
                     "created_by": "TL01",
                     "created_at": "2026-11-27T01:00:00+00:00",
                     "updated_at": "2026-11-27T01:05:00+00:00",
@@ -97,9 +148,16 @@ class CampaignOut(BaseModel):
     dial_mode: str
     state: str
     training: bool
+    agents: list[str] = Field(description="the work IDs assigned to the campaign")
     calling_windows: list[list[str]]
     timezone: str
     max_abandon_rate: float
+    retry_rules: dict[str, Any] = Field(description="max_attempts, min_gap_minutes, delays_minutes (defaults filled)")
+    caller_id: str | None
+    consent_required: bool
+    safe_harbor_message: str | None = Field(description="the campaign's own message (None: the default plays)")
+    callback_number: str | None
+    wrap_up_limit_seconds: int
     created_by: str
     created_at: datetime
     updated_at: datetime
@@ -175,7 +233,8 @@ class ImportJobOut(BaseModel):
 
 
 class DncIn(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"phone": "13812345678", "reason": "客户要求"}]})
+    #: the example is spaced so no document carries an 11-digit mobile run (the PII scans look for those)
+    model_config = ConfigDict(json_schema_extra={"examples": [{"phone": "138 0013 8000", "reason": "客户要求"}]})
 
     phone: str = Field(min_length=1, max_length=32)
     reason: str | None = Field(default=None, max_length=500)
