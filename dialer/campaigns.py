@@ -8,6 +8,7 @@ the change and its audit entry persist together or not at all.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -34,10 +35,15 @@ from waihu.db import utcnow
 __all__ = [
     "ALLOWED_TRANSITIONS",
     "CALLING_ROLES",
+    "DEFAULT_SAFE_HARBOR",
+    "SAFE_HARBOR_PLACEHOLDERS",
     "assign_agents",
+    "check_callback_number",
+    "check_safe_harbor",
     "create_campaign",
     "get_campaign",
     "parse_windows",
+    "safe_harbor_text",
     "set_state",
 ]
 
@@ -51,6 +57,84 @@ ALLOWED_TRANSITIONS: Final[Mapping[str, tuple[str, ...]]] = {
 }
 CALLING_ROLES: Final = ("agent", "trainee")
 _HHMM: Final = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+#: what a safe-harbor message may name: the company the customer was called for (the pinned script's
+#: ``brand``, the name the agent would have introduced) and the campaign's call-back number
+SAFE_HARBOR_PLACEHOLDERS: Final = ("company", "callback_number")
+#: the message an abandoned customer hears when the campaign has none of its own; the call-back sentence
+#: is left out when the campaign has no call-back number
+DEFAULT_SAFE_HARBOR: Final = "您好，这里是{company}。非常抱歉，现在没有空闲的客服接听您的电话，我们稍后再与您联系。"
+DEFAULT_SAFE_HARBOR_CALLBACK: Final = "如需咨询，请拨打{callback_number}。"
+DEFAULT_SAFE_HARBOR_END: Final = "谢谢，再见。"
+_SAFE_HARBOR_MAX: Final = 500
+_CALLBACK_NUMBER: Final = re.compile(r"^\+?[0-9][0-9 -]{1,30}$")
+
+
+def check_callback_number(number: str | None) -> str | None:
+    """The campaign's call-back number (digits, optional leading +, spaces or hyphens), or None."""
+    if number is None or not number.strip():
+        return None
+    number = number.strip()
+    if not _CALLBACK_NUMBER.fullmatch(number):
+        raise CampaignError(
+            "callback_number must be a phone number the customer can dial: digits, optionally a leading +, "
+            "spaces or hyphens (e.g. 10086 or 0510-12345678)",
+            details={"field": "callback_number"},
+        )
+    return number
+
+
+def check_safe_harbor(message: str | None, callback_number: str | None) -> str | None:
+    """A campaign's own safe-harbor message, checked: placeholders are ``{company}`` and
+    ``{callback_number}`` (``{{`` and ``}}`` for literal braces); ``{callback_number}`` needs a call-back
+    number. None (or blank): the default message is played."""
+    if message is None or not message.strip():
+        return None
+    message = message.strip()
+    fix = "use {company} and {callback_number}, or write {{ and }} for literal braces"
+    if len(message) > _SAFE_HARBOR_MAX:
+        raise CampaignError(
+            f"the safe-harbor message is longer than {_SAFE_HARBOR_MAX} characters; keep it short (it plays to a "
+            "customer nobody could take)",
+            details={"field": "safe_harbor_message"},
+        )
+    try:
+        fields = [(name, spec, conv) for _, name, spec, conv in string.Formatter().parse(message) if name is not None]
+    except ValueError as exc:
+        raise CampaignError(
+            f"the safe-harbor message has a malformed placeholder ({exc}); {fix}",
+            details={"field": "safe_harbor_message"},
+        ) from None
+    for name, spec, conv in fields:
+        if name not in SAFE_HARBOR_PLACEHOLDERS or spec or conv:
+            shown = "{" + name + (f"!{conv}" if conv else "") + (f":{spec}" if spec else "") + "}"
+            raise CampaignError(
+                f"the safe-harbor message has an unknown placeholder {shown}; {fix}",
+                details={"field": "safe_harbor_message", "placeholder": name},
+            )
+        if name == "callback_number" and callback_number is None:
+            raise CampaignError(
+                "the safe-harbor message names {callback_number} but the campaign has no callback_number; "
+                "set one, or leave the placeholder out",
+                details={"field": "safe_harbor_message"},
+            )
+    return message
+
+
+def safe_harbor_text(campaign: Campaign, company: str) -> str:
+    """What an abandoned customer hears: the campaign's own message with its placeholders filled, else
+    the default naming ``company`` (the pinned script's brand) and, when the campaign has one, the
+    call-back number."""
+    values = {"company": company.strip(), "callback_number": campaign.callback_number or ""}
+    if campaign.safe_harbor_message:
+        try:
+            return campaign.safe_harbor_message.format_map(values)
+        except (KeyError, ValueError, IndexError):  # a message stored before placeholders were checked
+            return campaign.safe_harbor_message
+    parts = [DEFAULT_SAFE_HARBOR]
+    if campaign.callback_number:
+        parts.append(DEFAULT_SAFE_HARBOR_CALLBACK)
+    parts.append(DEFAULT_SAFE_HARBOR_END)
+    return "".join(parts).format_map(values)
 
 
 def parse_windows(windows: Iterable[Sequence[str]]) -> list[list[str]]:
@@ -159,6 +243,11 @@ async def create_campaign(
 ) -> Campaign:
     """Create a draft campaign with its script pinned (``flow`` is ``id@version``, or ``id`` for the newest).
 
+    ``safe_harbor_message`` may name ``{company}`` (the pinned script's brand) and ``{callback_number}``;
+    without one, abandoned customers hear :data:`DEFAULT_SAFE_HARBOR` (see :func:`safe_harbor_text`).
+    A campaign without a ``callback_number`` is allowed, in every dial mode: the default message then
+    leaves the call-back sentence out.
+
     Pass ``timezone=settings.timezone`` for the site's zone. The caller commits.
     """
     name = name.strip()
@@ -179,6 +268,8 @@ async def create_campaign(
         raise CampaignError(f"unknown time zone {timezone!r}", details={"field": "timezone"}) from None
     windows = parse_windows(calling_windows)
     rules = _retry_rules(retry_rules)
+    callback_number = check_callback_number(callback_number)
+    safe_harbor_message = check_safe_harbor(safe_harbor_message, callback_number)
     try:
         pinned = registry.get(*parse_ref(flow))
     except FlowError as exc:

@@ -6,6 +6,15 @@ no consent, out of attempts). :func:`check_lead` gathers the facts from the data
 all. :func:`record_outcome` is the other half: it keeps the call record the gates read (one
 :class:`~dialer.models.CallAttempt` per dial, across campaigns), adds a ``do_not_call`` outcome's
 number to the DNC list, and schedules the lead's next attempt from the campaign's retry rules.
+
+Callbacks are appointments: a customer who asks to be called back at a time is called at that time.
+The call is scheduled at the promised time even when it was promised on the lead's last allowed
+attempt — the callback dial may then exceed ``max_attempts`` by one, and only by one (a callback
+asked for on that extra dial is not honoured: the lead is exhausted) — and the minimum gap between
+attempts does not delay it. A promised time outside the calling window (in the lead's zone) moves
+to the window's next opening. Every other gate still holds for the callback dial: DNC, refusal,
+consent, the calling window, the daily cap across campaigns and the quiet period after an
+abandoned call.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ __all__ = [
     "GateResult",
     "abandon_gate",
     "attempts_gate",
+    "callback_pending",
     "calling_window_gate",
     "check_lead",
     "consent_gate",
@@ -137,14 +147,17 @@ def consent_gate(required: bool, consent: bool) -> GateResult:
     return _refuse("consent", "no_consent") if required and not consent else ALLOW
 
 
-def attempts_gate(attempts: int, max_attempts: int) -> GateResult:
-    """At most ``max_attempts`` dials per lead."""
-    return _refuse("attempts", "max_attempts_reached") if attempts >= max_attempts else ALLOW
+def attempts_gate(attempts: int, max_attempts: int, *, callback: bool = False) -> GateResult:
+    """At most ``max_attempts`` dials per lead; a callback the customer asked for may be one more."""
+    cap = max_attempts + 1 if callback else max_attempts
+    return _refuse("attempts", "max_attempts_reached") if attempts >= cap else ALLOW
 
 
-def min_gap_gate(last_attempt_at: datetime | None, now: datetime, min_gap: timedelta) -> GateResult:
-    """At least ``min_gap`` between two dials of a lead."""
-    if last_attempt_at is None or now >= last_attempt_at + min_gap:
+def min_gap_gate(
+    last_attempt_at: datetime | None, now: datetime, min_gap: timedelta, *, callback: bool = False
+) -> GateResult:
+    """At least ``min_gap`` between two dials of a lead, unless the customer asked to be called back sooner."""
+    if callback or last_attempt_at is None or now >= last_attempt_at + min_gap:
         return ALLOW
     return _refuse("min_gap", "too_soon_after_last_attempt", last_attempt_at + min_gap)
 
@@ -173,6 +186,19 @@ def _local_midnight(now: datetime, zone: ZoneInfo) -> datetime:
     return datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
 
 
+async def callback_pending(session: AsyncSession, lead: Lead) -> bool:
+    """The lead's last call ended in a callback it still waits for (the lead is dialable)."""
+    if lead.status != "dialable" or lead.last_attempt_at is None:
+        return False
+    last = await session.scalar(
+        select(CallAttempt.outcome_category)
+        .where(CallAttempt.lead_id == lead.id)
+        .order_by(CallAttempt.started_at.desc(), CallAttempt.id.desc())
+        .limit(1)
+    )
+    return last == "callback"
+
+
 async def check_lead(
     session: AsyncSession,
     lead: Lead,
@@ -187,11 +213,15 @@ async def check_lead(
     """
     rules = campaign.retry_rules or {}
     zone = lead_zone(lead, campaign, policy)
+    # a due callback (an appointment) passes the attempts cap (by one) and the minimum gap; nothing else
+    callback = await callback_pending(session, lead)
     results = [
         consent_gate(campaign.consent_required, lead.consent),
         _refuse("lead_status", f"lead_{lead.status}") if lead.status != "dialable" else ALLOW,
-        attempts_gate(lead.attempts, int(rules.get("max_attempts", 3))),
-        min_gap_gate(lead.last_attempt_at, now, timedelta(minutes=int(rules.get("min_gap_minutes", 60)))),
+        attempts_gate(lead.attempts, int(rules.get("max_attempts", 3)), callback=callback),
+        min_gap_gate(
+            lead.last_attempt_at, now, timedelta(minutes=int(rules.get("min_gap_minutes", 60))), callback=callback
+        ),
         calling_window_gate(now, campaign.calling_windows, zone),
     ]
     results.append(dnc_gate(await is_listed(session, lead.phone_hash)))
@@ -256,6 +286,9 @@ async def record_outcome(
     ``result`` is how the dial ended (answered, busy, no_answer, machine, failed, abandoned);
     ``outcome`` and its ``outcome_category`` come from the pinned script when the call reached an
     agent. A ``do_not_call`` outcome puts the number on the DNC list at once (source ``call``).
+    A ``callback`` is scheduled at ``callback_at`` (moved to the next calling window if outside one;
+    now if already past), even on the last allowed attempt (see the module doc); without a time, after
+    the campaign's callback delay.
     """
     attempt = CallAttempt(
         lead_id=lead.id,
@@ -272,6 +305,7 @@ async def record_outcome(
     )
     session.add(attempt)
     rules = campaign.retry_rules or {}
+    max_attempts = int(rules.get("max_attempts", 3))
     end = ended_at or started_at
     lead.attempts += 1
     lead.last_attempt_at = started_at
@@ -283,11 +317,16 @@ async def record_outcome(
         lead.status = "refused"
     elif outcome_category in FINAL_CATEGORIES:
         lead.status = "done"
-    elif lead.attempts >= int(rules.get("max_attempts", 3)):
+    elif outcome_category == "callback" and lead.attempts <= max_attempts:
+        # an appointment: honoured on the last allowed attempt too (its dial is then attempt max + 1)
+        if callback_at is None:
+            lead.next_attempt_at = end + _delay(rules, "callback")
+        else:
+            due = max(callback_at, end)
+            window = calling_window_gate(due, campaign.calling_windows, lead_zone(lead, campaign, policy))
+            lead.next_attempt_at = window.until if window.until is not None else due
+    elif lead.attempts >= max_attempts:
         lead.status = "exhausted"
-    elif outcome_category == "callback":
-        min_gap = timedelta(minutes=int(rules.get("min_gap_minutes", 60)))
-        lead.next_attempt_at = max(callback_at or end + _delay(rules, "callback"), started_at + min_gap)
     else:
         lead.next_attempt_at = end + _delay(rules, outcome_category or result)
     if abandoned and lead.status == "dialable":

@@ -14,7 +14,8 @@ Exception tree::
         │   ├── CampaignNotFound    no campaign with that id or name           (dialer.campaign_not_found)
         │   ├── CampaignStateError  a transition the state machine refuses     (dialer.campaign_state)
         │   └── AgentAssignmentError  a work ID that may not work this campaign (dialer.agent_assignment)
-        ├── LeadImportError         the file as a whole cannot be imported     (dialer.import_failed)
+        ├── LeadImportError         the file as a whole cannot be imported     (dialer.import_failed,
+        │                           dialer.import_encoding: neither UTF-8 nor GB18030, or a broken UTF-16)
         ├── LeaseLost               the lead is no longer leased by this owner (dialer.lease_lost)
         └── FloorError              an agent not on the campaign's floor       (dialer.floor)
 

@@ -12,11 +12,25 @@ N+1 is prepared: ``executemany`` per batch (one transaction each, constants inli
 cache for the random inserts into the unique hash index) on SQLite, ``COPY`` (asyncpg
 ``copy_records_to_table``) on PostgreSQL. A batch that meets a concurrent import of the same number
 falls back to row-by-row ``ON CONFLICT DO NOTHING`` and reports the rows refused as duplicates.
+
+Encodings: a BOM says UTF-8 or UTF-16 (LE/BE; transcoded to UTF-8 in a temporary file first); without
+one the file must be strict UTF-8, else strict GB18030 (a superset of GBK, what Chinese Excel saves
+as "CSV"), checked over the whole file before any row lands (the pass that counts lines for the
+progress bar). The report names the encoding when it is not UTF-8. A file that is neither is refused
+with the byte offset and line of its first byte that is not UTF-8; nothing is ever decoded with
+replacement characters, and a field that already holds U+FFFD (garbled by an earlier conversion) is
+a row error.
+
+Quotes: a quoted field may span lines (legal CSV), up to :data:`_MAX_RECORD_LINES` lines and
+:data:`_MAX_RECORD_CHARS` characters. A quote that does not close within that, or before the end of
+the file, is a row error (row, column, reason and how to fix it) and reading resumes at the next line,
+so the rows after it still land.
 """
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import csv
 import io
@@ -25,6 +39,7 @@ import logging
 import multiprocessing
 import os
 import re
+import tempfile
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator
@@ -74,6 +89,22 @@ _SQLITE_IMPORT_CACHE_KIB: Final = 256 * 1024
 _JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 #: files bigger than this are prepared in worker processes (small ones are not worth a fork)
 _PARALLEL_MIN_BYTES: Final = 4 * 1024 * 1024
+#: a quoted field may span lines; a record longer than this has an unclosed quote (a row error)
+_MAX_RECORD_LINES: Final = 20
+_MAX_RECORD_CHARS: Final = 8192
+#: a quote followed by more lines or bytes than a record may hold before the next quote
+_LONG_QUOTE: Final = re.compile(rb'"(?=(?:[^"\n]*\n){%d}|[^"]{%d})' % (_MAX_RECORD_LINES, _MAX_RECORD_CHARS + 1))
+#: how much of the file the encoding check decodes at a time
+_SCAN_BYTES: Final = 1 << 20
+_BOMS: Final = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_FIX_ENCODING: Final = (
+    'save it as UTF-8: in Excel "Save As" → "CSV UTF-8 (逗号分隔)(*.csv)"; in WPS or a text editor choose '
+    "the UTF-8 encoding"
+)
 _COLUMNS: Final = (
     "campaign_id",
     "phone_enc",
@@ -115,6 +146,8 @@ class ImportReport:
 
     campaign_id: int
     rows: int = 0
+    #: the file's text encoding: utf-8 (with or without a BOM), gb18030, utf-16-le or utf-16-be
+    encoding: str = "utf-8"
     imported: int = 0
     dnc_skipped: int = 0
     errors: list[RowIssue] = field(default_factory=list)
@@ -125,10 +158,18 @@ class ImportReport:
     def rows_per_second(self) -> float:
         return self.rows / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
+    @property
+    def encoding_note(self) -> str | None:
+        """What to tell the operator about the file's encoding: None for UTF-8."""
+        if self.encoding == "utf-8":
+            return None
+        return f"the file is not UTF-8: it was read as {self.encoding.upper()}"
+
     def summary(self) -> str:
+        note = f"; {self.encoding_note}" if self.encoding_note else ""
         return (
             f"{self.rows} rows: {self.imported} imported, {len(self.duplicates)} duplicates, "
-            f"{self.dnc_skipped} on the DNC list, {len(self.errors)} errors ({self.elapsed_s:.1f} s)"
+            f"{self.dnc_skipped} on the DNC list, {len(self.errors)} errors ({self.elapsed_s:.1f} s){note}"
         )
 
 
@@ -147,6 +188,7 @@ def _shown(value: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Layout:
+    names: tuple[str, ...]
     width: int
     phone: int
     name: int | None
@@ -159,10 +201,12 @@ class _Layout:
 class _Preparer:
     """Turns raw CSV rows into insertable tuples or row issues; lives in each worker process."""
 
-    def __init__(self, vault: Vault, region: str, layout: _Layout) -> None:
+    def __init__(self, vault: Vault, region: str, layout: _Layout, encoding: str = "utf-8") -> None:
         self.vault = vault
         self.region = region
         self.layout = layout
+        #: how the pieces decode (checked over the whole file before: never a replacement character)
+        self.encoding = encoding
         self.hasher: PhoneHasher = phone_hasher(vault)
         self._zones: dict[str, bool] = {}
 
@@ -179,7 +223,7 @@ class _Preparer:
 
     def prepare(self, first_line: int, piece: bytes) -> list[_Prepared | RowIssue]:
         """Prepare the rows of a piece of the file that starts at line ``first_line`` and ends between records."""
-        return self.prepare_rows(_rows(first_line, piece))
+        return self.prepare_rows(_rows(first_line, piece, self.encoding, self.layout.names))
 
     def prepare_rows(self, chunk: Iterable[tuple[int, list[str] | RowIssue]]) -> list[_Prepared | RowIssue]:
         lay = self.layout
@@ -291,6 +335,7 @@ def _layout(header: list[str]) -> _Layout:
 
     variables = tuple((column, i) for i, column in enumerate(names) if column not in KNOWN_COLUMNS)
     return _Layout(
+        names=tuple(names),
         width=len(names),
         phone=names.index("phone"),
         name=at("name"),
@@ -299,14 +344,6 @@ def _layout(header: list[str]) -> _Layout:
         consent_ref=at("consent_ref"),
         variables=variables,
     )
-
-
-def _count_lines(path: Path) -> int:
-    lines = 0
-    with path.open("rb") as fh:
-        while block := fh.read(1 << 20):
-            lines += block.count(b"\n")
-    return lines
 
 
 def _sort(
@@ -335,21 +372,118 @@ def _sort(
             pending.append(item)
 
 
-def _rows(first_line: int, piece: bytes) -> Iterator[tuple[int, list[str] | RowIssue]]:
-    """The CSV records of a piece with their line numbers; a malformed line becomes a RowIssue."""
-    reader = csv.reader(io.StringIO(piece.decode("utf-8", errors="replace"), newline=""))
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            line = first_line + reader.line_num - 1
-            yield line, RowIssue(line, "*", f"malformed CSV line: {exc}", "")
-            continue
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue  # blank line
-        yield first_line + reader.line_num - 1, row
+class _OpenQuote(Exception):
+    """The record being read has a quote that does not close: too many lines or characters, or the end."""
+
+    def __init__(self, at_end: bool) -> None:
+        super().__init__("unclosed quote")
+        self.at_end = at_end
+
+
+#: a record read: (index of its first line, index after its last line, its fields — or the csv.Error, or
+#: an _OpenQuote for a record with an unclosed quote, or None for one cut off by the end of a partial text)
+_Record = tuple[int, int, "list[str] | csv.Error | _OpenQuote | None"]
+
+
+def _records(lines: list[str], final: bool) -> Iterator[_Record]:
+    """The CSV records of ``lines``, with csv's own quoting, but no quoted field runs on for ever.
+
+    The reader pulls lines from a feed that knows where the current record began: a record that needs
+    more than :data:`_MAX_RECORD_LINES` lines or :data:`_MAX_RECORD_CHARS` characters, or more lines than
+    there are, has an unclosed quote: it is reported as such and reading resumes at the line after its
+    first. With ``final`` false the text is a part of the file and a record cut off by its end is
+    yielded as ``None`` (the caller reads more). A single-line record costs one generator step.
+    """
+    n = len(lines)
+    pos = 0  # the next line the reader takes
+    start = 0  # the first line of the record being read
+
+    def feed() -> Iterator[str]:
+        nonlocal pos
+        while pos < n:
+            if pos > start and (
+                pos - start >= _MAX_RECORD_LINES or sum(map(len, lines[start : pos + 1])) > _MAX_RECORD_CHARS
+            ):
+                raise _OpenQuote(at_end=False)
+            pos += 1
+            yield lines[pos - 1]
+        if pos > start:  # the reader wants another line for an open quoted field: there is none
+            raise _OpenQuote(at_end=True)
+
+    while start < n:
+        reader = csv.reader(feed())
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except _OpenQuote as exc:
+                if exc.at_end and not final:
+                    yield start, start, None
+                    return
+                yield start, start + 1, exc
+                pos = start = start + 1  # resync: the line after the one that opened the quote
+                break
+            except csv.Error as exc:
+                yield start, pos, exc
+                start = pos
+                continue
+            yield start, pos, row
+            start = pos
+
+
+def _open_quote_column(line: str, names: tuple[str, ...]) -> str:
+    """The column whose quote does not close: the last field of its line, read alone."""
+    index = len(next(csv.reader([line]), [""])) - 1
+    return names[index] if 0 <= index < len(names) else f"column {index + 1}"
+
+
+def _unclosed(line: int, exc: _OpenQuote, text: str, names: tuple[str, ...]) -> RowIssue:
+    where = (
+        "before the end of the file"
+        if exc.at_end
+        else f"within {_MAX_RECORD_LINES} lines or {_MAX_RECORD_CHARS} characters"
+    )
+    return RowIssue(
+        line,
+        _open_quote_column(text, names),
+        f"unclosed quote: the quoted field that opens on this row does not close {where}; the row is "
+        'skipped and the import went on from the next line. Fix: add the closing quote (") or remove the '
+        'opening one; a quote inside a field is written twice ("")',
+        "",
+    )
+
+
+def _rows(
+    first_line: int, piece: bytes, encoding: str = "utf-8", names: tuple[str, ...] = ()
+) -> Iterator[tuple[int, list[str] | RowIssue]]:
+    """The CSV records of a piece with their line numbers (a record's last line); a bad one becomes a RowIssue."""
+    text = piece.decode(encoding)  # strict: the whole file decoded cleanly before
+    garbled = "\ufffd" in text
+    lines = io.StringIO(text, newline="").readlines()
+    for begin, end, row in _records(lines, final=True):
+        line = first_line + end - 1
+        if isinstance(row, list):
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue  # blank line
+            if garbled and (bad := next((i for i, f in enumerate(row) if "\ufffd" in f), None)) is not None:
+                column = names[bad] if bad < len(names) else f"column {bad + 1}"
+                yield (
+                    line,
+                    RowIssue(
+                        line,
+                        column,
+                        "holds the replacement character U+FFFD: the text was garbled by an earlier conversion; "
+                        "fix the value in the original file",
+                        "",
+                    ),
+                )
+                continue
+            yield line, row
+        elif isinstance(row, _OpenQuote):
+            yield first_line + begin, _unclosed(first_line + begin, row, lines[begin], names)
+        elif isinstance(row, csv.Error):
+            yield line, RowIssue(line, "*", f"malformed CSV line: {row}", "")
 
 
 def _record_end(buf: bytes) -> int:
@@ -362,13 +496,55 @@ def _record_end(buf: bytes) -> int:
     return 0
 
 
-def _pieces(fh: BinaryIO, first_line: int) -> Iterator[tuple[int, bytes]]:
+def _exact_record_end(buf: bytes, encoding: str) -> int:
+    """Where to cut ``buf`` (which starts at a record) after its last whole record, reading it as CSV.
+
+    For a buffer where counting quotes finds no cut: an unclosed quote flips the count for the rest of
+    the file, but the reader resumes after it, and so does the cut.
+    """
+    head = buf[: buf.rfind(b"\n") + 1]
+    if not head:
+        return 0
+    lines = io.StringIO(head.decode(encoding), newline="").readlines()
+    done = 0
+    for begin, end, row in _records(lines, final=False):
+        if row is None:
+            done = begin
+            break
+        done = end
+    else:
+        return len(head)
+    return len("".join(lines[:done]).encode(encoding))
+
+
+def _cut(buf: bytes, encoding: str) -> int:
+    """Where to cut ``buf`` (which starts at a record) between records, or 0 to read more first.
+
+    Counting quotes is right unless a quote never closes: then the count is off for the rest of the
+    file while the reader resumes after it. An opening quote (by the count) followed by more lines or
+    bytes than a record may hold, without another quote, is such a quote: the records are read then.
+    """
+    if b'"' not in buf:
+        return buf.rfind(b"\n") + 1
+    quotes, before = 0, 0
+    for found in _LONG_QUOTE.finditer(buf):
+        quotes += buf.count(b'"', before, found.start())
+        before = found.start()
+        if quotes % 2 == 0:
+            return _exact_record_end(buf, encoding)
+    cut = _record_end(buf)
+    if not cut and len(buf) >= _PIECE_BYTES:  # no balanced newline in a whole piece: read the records
+        cut = _exact_record_end(buf, encoding)
+    return cut
+
+
+def _pieces(fh: BinaryIO, first_line: int, encoding: str = "utf-8") -> Iterator[tuple[int, bytes]]:
     """The rest of the file in pieces of about ``_PIECE_BYTES``, each ending between records."""
     line = first_line
     buf = b""
     while block := fh.read(_PIECE_BYTES):
         buf += block
-        cut = _record_end(buf)
+        cut = _cut(buf, encoding)
         if cut:
             piece, buf = buf[:cut], buf[cut:]
             yield line, piece
@@ -377,24 +553,130 @@ def _pieces(fh: BinaryIO, first_line: int) -> Iterator[tuple[int, bytes]]:
         yield line, buf
 
 
-def _read_header(fh: BinaryIO, name: str) -> list[str]:
+def _read_header(fh: BinaryIO, name: str, encoding: str = "utf-8") -> list[str]:
     raw = fh.readline()
-    while raw.count(b'"') % 2 and (more := fh.readline()):  # a quoted newline inside the header
+    for _ in range(_MAX_RECORD_LINES):  # a quoted newline inside the header
+        if not raw.count(b'"') % 2 or not (more := fh.readline()):
+            break
         raw += more
+    if raw.count(b'"') % 2:
+        raise LeadImportError(
+            f"the header of {name} has a quote that does not close; fix the header line", details={"file": name}
+        )
     if not raw.strip():
         raise LeadImportError(f"{name} is empty: expected a header line", details={"file": name})
     try:
-        return next(csv.reader([raw.decode("utf-8-sig", errors="replace").rstrip("\r\n")]))
+        return next(csv.reader([raw.decode(encoding).lstrip("\ufeff").rstrip("\r\n")]))
     except csv.Error as exc:
         raise LeadImportError(f"cannot read the header of {name}: {exc}", details={"file": name}) from None
 
 
-def _open_csv(path: Path) -> tuple[int, BinaryIO]:
-    """The line count (for progress) and the file opened for reading in pieces."""
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """The file as the pipeline reads it: UTF-8 or GB18030 bytes (UTF-16 transcoded), and what it was."""
+
+    fh: BinaryIO
+    lines: int
+    #: what the report says: utf-8, gb18030, utf-16-le, utf-16-be
+    encoding: str
+    #: how the pipeline decodes fh
+    decode_as: str
+
+
+class _BadByte(Exception):
+    def __init__(self, offset: int, line: int) -> None:
+        super().__init__(offset, line)
+        self.offset = offset
+        self.line = line
+
+
+def _scan(fh: BinaryIO, codec: str, start: int, sink: BinaryIO | None = None) -> int:
+    """Decode the file from ``start`` strictly with ``codec`` and count its lines (``sink``: gets the text
+    as UTF-8). Raises _BadByte with the offset and line of the first byte that does not decode."""
+    fh.seek(start)
+    base, lines, carry = start, 0, b""
+    while True:
+        block = fh.read(_SCAN_BYTES)
+        data = carry + block
+        if not data:
+            return lines
+        try:
+            text = data.decode(codec)
+            carry = b""
+        except UnicodeDecodeError as exc:
+            if block and exc.end == len(data) and len(data) - exc.start <= 4:  # a character cut by the block
+                text, carry = data[: exc.start].decode(codec), data[exc.start :]
+            else:
+                before = data[: exc.start].decode(codec).count("\n")
+                raise _BadByte(base + exc.start, lines + before + 1) from None
+        lines += text.count("\n")
+        base += len(data) - len(carry)
+        if sink is not None:
+            sink.write(text.encode("utf-8"))
+        if not block and carry:  # cut off at the end of the file
+            raise _BadByte(base, lines + 1)
+
+
+def _open_csv(path: Path) -> _Source:
+    """The file checked and opened for reading in pieces: its encoding, and its line count (for progress)."""
     try:
-        return _count_lines(path), path.open("rb")
+        fh = path.open("rb")
     except OSError as exc:
         raise LeadImportError(f"cannot read {path.name}: {exc.strerror}", details={"file": path.name}) from None
+    try:
+        return _check_encoding(fh, path.name)
+    except BaseException:
+        fh.close()
+        raise
+
+
+def _check_encoding(fh: BinaryIO, name: str) -> _Source:
+    head = fh.read(4)
+    bom = next(((mark, codec) for mark, codec in _BOMS if head.startswith(mark)), None)
+    if bom is not None and bom[1].startswith("utf-16"):
+        mark, codec = bom
+        out: BinaryIO = tempfile.TemporaryFile()  # noqa: SIM115 - returned open, closed by the caller
+        try:
+            lines = _scan(fh, codec, len(mark), sink=out)
+        except _BadByte as bad:
+            out.close()
+            raise LeadImportError(
+                f"{name} starts as {codec.upper()} text (its byte-order mark says so) but byte {bad.offset} "
+                f"(line {bad.line}) is not {codec.upper()}; {_FIX_ENCODING}",
+                error_id="dialer.import_encoding",
+                details={"file": name, "encoding": codec, "byte_offset": bad.offset, "line": bad.line},
+            ) from None
+        fh.close()
+        out.seek(0)
+        return _Source(out, lines, codec, "utf-8")
+    start = len(bom[0]) if bom is not None else 0
+    try:
+        lines = _scan(fh, "utf-8", start)
+        fh.seek(0)
+        return _Source(fh, lines, "utf-8", "utf-8")
+    except _BadByte as bad:
+        if bom is not None:  # a UTF-8 byte-order mark: no other encoding is plausible
+            first, gb = bad, None
+        else:
+            first = bad
+            try:
+                lines = _scan(fh, "gb18030", 0)
+                fh.seek(0)
+                return _Source(fh, lines, "gb18030", "gb18030")
+            except _BadByte as gb_bad:
+                gb = gb_bad
+    tried = "UTF-8" if gb is None else "UTF-8 or GB18030 (GBK)"
+    raise LeadImportError(
+        f"{name} is not {tried} text: byte {first.offset} (line {first.line}) is the first that is not UTF-8, and "
+        f"the file cannot be read without garbling names and numbers; {_FIX_ENCODING}",
+        error_id="dialer.import_encoding",
+        details={
+            "file": name,
+            "byte_offset": first.offset,
+            "line": first.line,
+            "tried": ["utf-8"] if gb is None else ["utf-8", "gb18030"],
+        },
+    )
 
 
 class _Writer:
@@ -539,11 +821,12 @@ async def import_leads(
     report = ImportReport(campaign_id=campaign_id)
     async with session_factory() as session:
         existing, dnc = await _campaign_sets(session, campaign_id)
-    lines, fh = _open_csv(path)
-    total = max(lines - 1, 0)
-    with fh:
-        header = _read_header(fh, path.name)
-        preparer = _Preparer(vault, region, _layout(header))
+    source = _open_csv(path)
+    report.encoding = source.encoding
+    total = max(source.lines - 1, 0)
+    with source.fh as fh:
+        header = _read_header(fh, path.name, source.decode_as)
+        preparer = _Preparer(vault, region, _layout(header), source.decode_as)
         seen: dict[str, int] = {}
         pending: list[_Prepared] = []
         executor = _executor(path, workers, preparer)
@@ -593,7 +876,7 @@ async def _prepared_chunks(
     fh: BinaryIO, executor: Executor | None, preparer: _Preparer
 ) -> AsyncGenerator[list[_Prepared | RowIssue], None]:
     """Prepared pieces in file order; with workers, a few pieces are prepared ahead of the inserts."""
-    pieces = _pieces(fh, first_line=2)
+    pieces = _pieces(fh, first_line=2, encoding=preparer.encoding)
     if executor is None:
         for first_line, piece in pieces:
             yield preparer.prepare(first_line, piece)

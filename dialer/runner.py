@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from dialer import leasing
 from dialer.backends.base import Clock, TelephonyBackend
 from dialer.calls import CallLifecycle, CallState
+from dialer.campaigns import safe_harbor_text
 from dialer.compliance import check_lead
 from dialer.errors import DialerError, LeaseLost
 from dialer.events import Answered, Bridged, CallEvent, HangupCause, HungUp, MachineDetected, PlaybackFinished
@@ -94,6 +95,8 @@ class LiveCall:
     reserved: AgentSlot | None = None
     #: the campaign's wrap-up limit in seconds (what the agent's console counts down)
     wrap_up_limit: int | None = None
+    #: the safe-harbor text played to this call (abandoned), stored with its PlaybackFinished event
+    safe_harbor: str | None = None
 
     @property
     def recorded(self) -> bool:
@@ -184,6 +187,8 @@ class CampaignRunner:
         self.ledger = AbandonLedger(self._clock0)
         self.stats = RunnerStats()
         self.zone = ZoneInfo(campaign.timezone)
+        #: what an abandoned customer hears: the campaign's message, or the default naming the script's brand
+        self.safe_harbor = safe_harbor_text(campaign, engine.flow.brand)
         self._tasks: set[asyncio.Task[None]] = set()
         self._failures: list[BaseException] = []
 
@@ -427,7 +432,12 @@ class CampaignRunner:
             call = self.calls.get(event.call_id)
             if call is None:
                 continue
-            call.events.append((self.wall(), type(event).__name__, _details(event)))
+            details = _details(event)
+            if isinstance(event, PlaybackFinished) and call.safe_harbor is not None:
+                # the words the customer was told; ``message`` is what the backend played (on Asterisk the
+                # site's recorded safe-harbor prompt stands for a written text: there is no TTS)
+                details["text"] = call.safe_harbor
+            call.events.append((self.wall(), type(event).__name__, details))
             before = call.lifecycle.state
             state = call.lifecycle.apply(event)
             if isinstance(event, Answered) and before is not state:
@@ -481,7 +491,7 @@ class CampaignRunner:
             self.stats.abandoned += 1
             assert call.answered_at is not None
             self.ledger.abandoned(call.answered_at)
-            message = self.campaign.safe_harbor_message or "safe-harbor"
+            message = call.safe_harbor = self.safe_harbor
             # every answered call is recorded, an abandoned one too: the record shows the message was played
             with contextlib.suppress(DialerError):
                 await self.backend.start_recording(call.call_id, self._recording_path(call))

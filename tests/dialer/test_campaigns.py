@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from dialer.campaigns import assign_agents, parse_windows, set_state
+from dialer.campaigns import assign_agents, parse_windows, safe_harbor_text, set_state
 from dialer.errors import AgentAssignmentError, CampaignError, CampaignNotFound, CampaignStateError
 from dialer.models import Campaign, CampaignAgent
 from tests.dialer.factories import make_campaign, make_world
@@ -151,3 +151,67 @@ def test_windows_are_checked_and_sorted() -> None:
     for bad in ([["9:00", "12:00"]], [["09:00"]], [["24:00", "25:00"]], []):
         with pytest.raises(CampaignError):
             parse_windows(bad)
+
+
+# -- the safe-harbor message ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "says"),
+    [
+        ({"safe_harbor_message": "这里是{vendor}"}, "unknown placeholder {vendor}"),
+        ({"safe_harbor_message": "这里是{company!r}"}, "unknown placeholder {company!r}"),
+        ({"safe_harbor_message": "请拨打{callback_number:>20}"}, "unknown placeholder"),
+        ({"safe_harbor_message": "这里是{company"}, "malformed placeholder"),
+        ({"safe_harbor_message": "这里是}company"}, "malformed placeholder"),
+        ({"safe_harbor_message": "请拨打{callback_number}"}, "has no callback_number"),
+        ({"safe_harbor_message": "x" * 501, "callback_number": "10086"}, "longer than 500"),
+        ({"callback_number": "call us"}, "callback_number must be a phone number"),
+    ],
+)
+async def test_given_a_bad_safe_harbor_setting_when_created_then_refused_saying_how_to_fix_it(
+    sqlite_engine: AsyncEngine, kwargs: dict[str, Any], says: str
+) -> None:
+    world = await make_world(sqlite_engine)
+    with pytest.raises(CampaignError) as info:
+        await make_campaign(world, **kwargs)
+    assert info.value.error_id == "dialer.campaign_invalid"
+    assert says in str(info.value)
+
+
+async def test_given_placeholders_when_created_then_the_text_names_the_scripts_brand_and_the_number(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    world = await make_world(sqlite_engine)
+    campaign = await make_campaign(
+        world,
+        flow="mobile-newspaper-trial@1",
+        safe_harbor_message="您好，这里是{company}，稍后再联系您，回电请拨{callback_number}。{{谢谢}}",
+        callback_number="10086",
+        dial_mode="predictive",
+    )
+    assert safe_harbor_text(campaign, "无锡移动") == "您好，这里是无锡移动，稍后再联系您，回电请拨10086。{谢谢}"
+
+
+async def test_given_no_message_when_played_then_the_default_names_the_company_and_the_callback_number(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    world = await make_world(sqlite_engine)
+    with_number = await make_campaign(world, name="with", callback_number=" 0510-8888 8888 ")
+    without = await make_campaign(world, name="without", dial_mode="predictive")  # allowed: the sentence is left out
+    assert with_number.callback_number == "0510-8888 8888"
+    assert safe_harbor_text(with_number, "赣州新概念教育") == (
+        "您好，这里是赣州新概念教育。非常抱歉，现在没有空闲的客服接听您的电话，我们稍后再与您联系。"
+        "如需咨询，请拨打0510-8888 8888。谢谢，再见。"
+    )
+    text = safe_harbor_text(without, "赣州新概念教育")
+    assert (
+        text == "您好，这里是赣州新概念教育。非常抱歉，现在没有空闲的客服接听您的电话，我们稍后再与您联系。谢谢，再见。"
+    )
+    assert "{" not in text
+    assert "safe-harbor" not in text
+
+
+def test_given_a_message_stored_before_the_checks_when_played_then_it_plays_as_written() -> None:
+    legacy = Campaign(safe_harbor_message="这里是{旧占位}", callback_number=None)
+    assert safe_harbor_text(legacy, "无锡移动") == "这里是{旧占位}"

@@ -21,7 +21,8 @@ from dialer.compliance import (
     min_gap_gate,
     record_outcome,
 )
-from dialer.models import DEFAULT_CALLING_WINDOWS, Campaign, DncEntry, Lead
+from dialer.dnc import add_to_dnc
+from dialer.models import DEFAULT_CALLING_WINDOWS, CallAttempt, Campaign, DncEntry, Lead
 from tests.dialer.factories import T0, World, add_leads, make_campaign, make_world
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -243,3 +244,174 @@ async def test_lead_timezone_overrides_the_campaigns(sqlite_engine: AsyncEngine)
     (lead,) = await add_leads(world, campaign.id, [PHONE], timezone="America/New_York")
     refused = await _check(world, lead.id, campaign.id, T0)  # 21:00 in New York
     assert (refused.gate, refused.until) == ("calling_window", local(NEW_YORK, 27, 9))
+
+
+# -- callbacks: a customer's appointment is kept ----------------------------------------------------
+
+
+async def _lead_state(world: World, lead_id: int) -> Lead:
+    async with world.factory() as session:
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None
+        return lead
+
+
+async def _two_earlier_attempts(world: World, lead_id: int, campaign_id: int) -> None:
+    """Attempts 1 and 2 on earlier days (so the daily cap of today is untouched)."""
+    for days in (2, 1):
+        await _record(world, lead_id, campaign_id, result="no_answer", started_at=T0 - timedelta(days=days))
+
+
+async def test_given_the_last_allowed_attempt_when_a_callback_is_promised_then_it_is_kept_at_the_promised_time(
+    engine: AsyncEngine,
+) -> None:
+    world = await make_world(engine)
+    campaign = await make_campaign(world)  # max_attempts 3, min gap 60 min
+    lead = await _lead(world, campaign)
+    await _two_earlier_attempts(world, lead.id, campaign.id)
+    promised = T0 + timedelta(minutes=20)
+    await _record(
+        world,
+        lead.id,
+        campaign.id,
+        result="answered",
+        started_at=T0,
+        ended_at=T0 + timedelta(minutes=2),
+        outcome="callback",
+        outcome_category="callback",
+        callback_at=promised,
+    )
+    after = await _lead_state(world, lead.id)
+    assert (after.status, after.attempts, after.next_attempt_at) == ("dialable", 3, promised)
+    # due: the attempts cap (3) and the 60-minute gap let the appointment through
+    assert await _check(world, lead.id, campaign.id, promised) == ALLOW
+    # the callback dial is the one extra attempt: unanswered, the lead is exhausted
+    await _record(world, lead.id, campaign.id, result="no_answer", started_at=promised)
+    assert (await _lead_state(world, lead.id)).status == "exhausted"
+
+
+async def test_given_a_callback_dial_beyond_the_cap_when_another_callback_is_asked_then_the_lead_is_exhausted(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    world = await make_world(sqlite_engine)
+    campaign = await make_campaign(world)
+    lead = await _lead(world, campaign)
+    await _two_earlier_attempts(world, lead.id, campaign.id)
+    for minutes in (0, 20):
+        await _record(
+            world,
+            lead.id,
+            campaign.id,
+            result="answered",
+            started_at=T0 + timedelta(minutes=minutes),
+            outcome_category="callback",
+            callback_at=T0 + timedelta(minutes=minutes + 20),
+        )
+    after = await _lead_state(world, lead.id)
+    assert (after.status, after.attempts) == ("exhausted", 4)  # max_attempts + 1 at most
+
+
+async def test_given_an_early_attempt_when_a_callback_in_20_minutes_is_promised_then_min_gap_does_not_push_it(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    world = await make_world(sqlite_engine)
+    campaign = await make_campaign(world)
+    lead = await _lead(world, campaign)
+    promised = T0 + timedelta(minutes=20)
+    await _record(
+        world, lead.id, campaign.id, result="answered", started_at=T0, outcome_category="callback", callback_at=promised
+    )
+    assert (await _lead_state(world, lead.id)).next_attempt_at == promised
+    assert await _check(world, lead.id, campaign.id, promised) == ALLOW
+    # an ordinary retry still waits out the minimum gap
+    await _record(world, lead.id, campaign.id, result="no_answer", started_at=promised)
+    refused = await _check(world, lead.id, campaign.id, promised + timedelta(minutes=30))
+    assert "min_gap" in {r.gate for r in refused.refusals}
+
+
+@pytest.mark.parametrize(
+    ("promised_local", "expected_local"),
+    [((12, 30), (27, 13, 30)), ((21, 0), (28, 9, 0)), ((11, 0), (27, 11, 0))],
+    ids=["lunch_break", "evening", "inside"],
+)
+async def test_given_a_promised_time_outside_the_window_when_recorded_then_the_window_opening_is_used(
+    sqlite_engine: AsyncEngine, promised_local: tuple[int, int], expected_local: tuple[int, int, int]
+) -> None:
+    world = await make_world(sqlite_engine)
+    campaign = await make_campaign(world)
+    lead = await _lead(world, campaign)
+    await _record(
+        world,
+        lead.id,
+        campaign.id,
+        result="answered",
+        started_at=T0,
+        outcome_category="callback",
+        callback_at=local(SHANGHAI, 27, *promised_local),
+    )
+    assert (await _lead_state(world, lead.id)).next_attempt_at == local(SHANGHAI, *expected_local)
+
+
+async def test_given_a_callback_promised_in_the_past_when_recorded_then_it_is_due_at_once(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    world = await make_world(sqlite_engine)
+    campaign = await make_campaign(world)
+    lead = await _lead(world, campaign)
+    end = T0 + timedelta(minutes=3)
+    await _record(
+        world,
+        lead.id,
+        campaign.id,
+        result="answered",
+        started_at=T0,
+        ended_at=end,
+        outcome_category="callback",
+        callback_at=T0 - timedelta(hours=1),
+    )
+    assert (await _lead_state(world, lead.id)).next_attempt_at == end
+
+
+@pytest.mark.parametrize("gate", ["dnc", "refusal", "calling_window", "daily_cap", "abandon"])
+async def test_given_a_due_callback_when_another_gate_refuses_then_it_still_refuses(
+    sqlite_engine: AsyncEngine, gate: str
+) -> None:
+    world = await make_world(sqlite_engine)
+    campaign = await make_campaign(world)
+    other = await make_campaign(world, name="other", retry_rules={"max_attempts": 5, "min_gap_minutes": 0})
+    lead = await _lead(world, campaign)
+    (elsewhere,) = await add_leads(world, other.id, [PHONE])
+    await _two_earlier_attempts(world, lead.id, campaign.id)
+    promised = T0 + timedelta(minutes=20)
+    now = promised
+    if gate == "refusal":  # an explicit refusal in this campaign, kept apart from this lead's own calls
+        async with world.factory() as session, session.begin():
+            session.add(
+                CallAttempt(
+                    lead_id=None,
+                    campaign_id=campaign.id,
+                    phone_hash=lead.phone_hash,
+                    started_at=T0 - timedelta(days=3),
+                    result="answered",
+                    outcome_category="refused",
+                )
+            )
+    await _record(
+        world, lead.id, campaign.id, result="answered", started_at=T0, outcome_category="callback", callback_at=promised
+    )
+    if gate == "dnc":
+        async with world.factory() as session, session.begin():
+            await add_to_dnc(session, lead.phone_hash, source="manual", added_by="L1", reason="complaint")
+    elif gate == "calling_window":
+        now = local(SHANGHAI, 27, 12, 10)
+    elif gate == "daily_cap":  # a second call to the number today, in another campaign
+        await _record(world, elsewhere.id, other.id, result="no_answer", started_at=T0 + timedelta(minutes=5))
+    elif gate == "abandon":
+        await _record(
+            world, elsewhere.id, other.id, result="abandoned", started_at=T0 + timedelta(minutes=5), abandoned=True
+        )
+    refused = await _check(world, lead.id, campaign.id, now)
+    assert not refused.allowed
+    gates = {r.gate for r in refused.refusals}
+    assert gate in gates
+    assert not gates & {"attempts", "min_gap"}  # the appointment itself passes those

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
 import logging
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import phonenumbers
@@ -244,3 +246,209 @@ async def test_values_in_the_wrong_column_are_not_echoed(sqlite_engine: AsyncEng
         (3, "consent", "(hidden)"),
         (4, "timezone", "Asia/Nowhere"),
     ]
+
+
+# -- broken quotes: a row error, and the rows after it land ------------------------------------------
+
+
+async def test_given_an_unclosed_quote_when_imported_then_it_is_a_row_error_and_the_next_rows_land(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    world = await make_world(engine)
+    campaign = await make_campaign(world)
+    path = tmp_path / "open.csv"
+    path.write_text('phone,name\n13600136220,"open\n13600136221,b\n13600136222,c\n', encoding="utf-8")
+    report = await _import(world, campaign.id, path)
+
+    assert (report.rows, report.imported) == (3, 2)
+    ((issue),) = report.errors
+    assert (issue.row, issue.column, issue.value) == (2, "name", "")
+    assert "unclosed quote" in issue.reason
+    assert "before the end of the file" in issue.reason
+    assert 'add the closing quote (")' in issue.reason  # how to fix it
+    async with world.factory() as session:
+        names = sorted(world.vault.decrypt(lead.name_enc) for lead in (await session.scalars(select(Lead))).all())
+    assert names == ["b", "c"]
+
+
+@pytest.mark.parametrize(("piece_bytes", "workers"), [(50, 0), (50, 2), (512 * 1024, 0)])
+async def test_given_a_quote_closing_too_late_when_imported_then_reading_resumes_on_the_next_line(
+    sqlite_engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, piece_bytes: int, workers: int
+) -> None:
+    """A quote that closes 40 lines later is no multi-line field: the rows in between land, in any pieces."""
+    monkeypatch.setattr(leads_module, "_PIECE_BYTES", piece_bytes)
+    world = await make_world(sqlite_engine)
+    campaign = await make_campaign(world)
+    lines = ["phone,name,note", '13600136200,张三,"starts here']
+    lines += [f"1360013{6300 + i},n{i},x" for i in range(40)]
+    lines += ['13600136400,李四,a 5" or 6" screen', '13600136401,王五,"two', 'lines"', "13600136402,赵六,z"]
+    path = tmp_path / "late.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = await _import(world, campaign.id, path, workers=workers)
+
+    # row 2 opens a quote that does not close within 20 lines: a row error; the 40 rows after it land,
+    # then row 43 (literal quotes in an unquoted field), the legal two-line field (rows 44-45) and row 46
+    assert [(e.row, e.column) for e in report.errors] == [(2, "note")]
+    assert "within 20 lines" in report.errors[0].reason
+    assert (report.rows, report.imported) == (44, 43)
+    async with world.factory() as session:
+        notes = [decrypt_variables(world.vault, lead)["note"] for lead in (await session.scalars(select(Lead))).all()]
+    assert {'a 5" or 6" screen', "two\nlines", "z"} <= set(notes)
+
+
+async def test_given_a_header_with_an_unclosed_quote_when_imported_then_the_file_is_refused(
+    sqlite_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    world = await make_world(sqlite_engine)
+    campaign = await make_campaign(world)
+    path = tmp_path / "h.csv"
+    path.write_text('phone,"name\n' + "13600136221,b\n" * 50, encoding="utf-8")
+    with pytest.raises(LeadImportError, match=r"header .* quote that does not close"):
+        await _import(world, campaign.id, path)
+
+
+# -- encodings: BOMs, UTF-8, GB18030; never a replacement character ----------------------------------
+
+
+async def _names(world: World) -> list[str]:
+    async with world.factory() as session:
+        leads = (await session.scalars(select(Lead).order_by(Lead.id))).all()
+    return [world.vault.decrypt(lead.name_enc) for lead in leads if lead.name_enc is not None]
+
+
+@pytest.mark.parametrize(
+    ("encode", "encoding"),
+    [
+        (lambda t: t.encode("gbk"), "gb18030"),
+        (lambda t: t.encode("gb18030"), "gb18030"),
+        (lambda t: codecs.BOM_UTF16_LE + t.encode("utf-16-le"), "utf-16-le"),
+        (lambda t: codecs.BOM_UTF16_BE + t.encode("utf-16-be"), "utf-16-be"),
+        (lambda t: codecs.BOM_UTF8 + t.encode("utf-8"), "utf-8"),
+        (lambda t: t.encode("utf-8"), "utf-8"),
+    ],
+    ids=["gbk", "gb18030", "utf16le", "utf16be", "utf8bom", "utf8"],
+)
+async def test_given_an_excel_encoding_when_imported_then_names_land_intact_and_the_report_says_which(
+    sqlite_engine: AsyncEngine, tmp_path: Path, encode: Callable[[str], bytes], encoding: str
+) -> None:
+    world = await make_world(sqlite_engine)
+    campaign = await make_campaign(world)
+    text = 'phone,name,city\r\n13800138000,张三,赣州\r\n13900139000,"李四\r\n（家长）",南昌\r\n15012345678,王五,\r\n'
+    path = tmp_path / "excel.csv"
+    path.write_bytes(encode(text))
+    report = await _import(world, campaign.id, path)
+
+    assert (report.rows, report.imported, report.errors) == (3, 3, [])
+    assert report.encoding == encoding
+    assert await _names(world) == ["张三", "李四\r\n（家长）", "王五"]
+    if encoding == "utf-8":
+        assert report.encoding_note is None
+        assert "not UTF-8" not in report.summary()
+    else:
+        assert f"read as {encoding.upper()}" in report.summary()
+
+
+@pytest.mark.parametrize(
+    ("data", "offset", "line", "tried"),
+    [
+        (b"phone,name\n13800138000,\xff\xfe\xfd\n", 23, 2, "UTF-8 or GB18030"),
+        (b"phone,name\n13800138000,ok\n13900139000,\x81\n", 38, 3, "UTF-8 or GB18030"),
+        (codecs.BOM_UTF8 + "phone,name\n13800138000,张".encode("gbk") + b"\n", 26, 2, "UTF-8 text"),
+    ],
+    ids=["binary", "truncated_gbk_at_end", "utf8_bom_then_gbk"],
+)
+async def test_given_a_file_in_no_known_encoding_when_imported_then_it_is_refused_saying_where_and_how(
+    sqlite_engine: AsyncEngine, tmp_path: Path, data: bytes, offset: int, line: int, tried: str
+) -> None:
+    world = await make_world(sqlite_engine)
+    campaign = await make_campaign(world)
+    path = tmp_path / "bad.csv"
+    path.write_bytes(data)
+    with pytest.raises(LeadImportError) as info:
+        await _import(world, campaign.id, path)
+    error = info.value
+    assert error.error_id == "dialer.import_encoding"
+    assert tried in str(error)
+    assert f"byte {offset} (line {line})" in str(error)
+    assert "CSV UTF-8" in str(error)  # how to fix it
+    assert (error.details["byte_offset"], error.details["line"]) == (offset, line)
+    assert await _names(world) == []  # nothing landed
+
+
+async def test_given_a_broken_utf16_file_when_imported_then_it_is_refused(
+    sqlite_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    world = await make_world(sqlite_engine)
+    campaign = await make_campaign(world)
+    path = tmp_path / "u16.csv"
+    path.write_bytes(
+        codecs.BOM_UTF16_LE + "phone,name\n1".encode("utf-16-le") + b"\x00\xd8" + "x\n".encode("utf-16-le")
+    )
+    with pytest.raises(LeadImportError, match=r"UTF-16-LE .* byte 26 \(line 2\)"):
+        await _import(world, campaign.id, path)
+
+
+async def test_given_a_replacement_character_in_the_file_when_imported_then_that_row_is_an_error(
+    sqlite_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    world = await make_world(sqlite_engine)
+    campaign = await make_campaign(world)
+    path = tmp_path / "garbled.csv"
+    path.write_text("phone,name\n13800138000,张\ufffd\n13900139000,李四\n", encoding="utf-8")
+    report = await _import(world, campaign.id, path)
+    assert [(e.row, e.column) for e in report.errors] == [(2, "name")]
+    assert "U+FFFD" in report.errors[0].reason
+    assert await _names(world) == ["李四"]
+
+
+async def test_given_a_big_gbk_file_when_imported_in_pieces_by_workers_then_every_row_lands(
+    sqlite_engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pieces of GB18030 are cut at newlines (never inside a character) and decoded in the workers."""
+    monkeypatch.setattr(leads_module, "_PIECE_BYTES", 333)
+    world = await make_world(sqlite_engine)
+    campaign = await make_campaign(world)
+    rows = "".join(f'138{i:08d},张三{i},"赣州\n章贡区"\n' for i in range(300))
+    path = tmp_path / "big.csv"
+    path.write_bytes(("phone,name,city\n" + rows).encode("gbk"))
+    report = await _import(world, campaign.id, path, workers=2)
+    assert (report.rows, report.imported, report.encoding, report.errors) == (300, 300, "gb18030", [])
+    assert (await _names(world))[-1] == "张三299"
+
+
+async def test_given_gbk_and_undecodable_files_when_imported_by_the_cli_then_it_says_the_encoding_or_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = {
+        "WAIHU_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+        "WAIHU_KEY_FILE": str(tmp_path / "cli.key"),
+        "WAIHU_LOG_LEVEL": "WARNING",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    engine = engine_from_url(env["WAIHU_DATABASE_URL"])
+    try:
+        world = await make_world(engine)
+        await make_campaign(world, name="edu")
+    finally:
+        await engine.dispose()
+    gbk = tmp_path / "gbk.csv"
+    gbk.write_bytes('phone,name\n13800138000,张三\n13900139000,"李四\n'.encode("gbk"))
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"phone,name\n13800138000,\xff\n")
+
+    def invoke(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(main, list(args))
+        return result.exit_code, result.output
+
+    code, out = await asyncio.to_thread(invoke, "leads", "import", "edu", str(gbk))
+    assert code == 0, out
+    assert "2 rows: 1 imported" in out
+    assert "the file is not UTF-8: it was read as GB18030" in out
+    assert "row 3, column name: unclosed quote" in out
+    assert_no_clear_pii(out)
+    code, out = await asyncio.to_thread(invoke, "leads", "import", "edu", str(bad))
+    assert code != 0
+    assert "bad.csv is not UTF-8 or GB18030 (GBK) text: byte 23 (line 2)" in out
+    assert "CSV UTF-8" in out

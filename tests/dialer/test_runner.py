@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -280,3 +281,57 @@ async def test_a_callback_goes_to_anyone_when_its_agent_is_not_working(sqlite_en
     async with world.factory() as session:
         (attempt,) = (await session.scalars(select(CallAttempt))).all()
         assert attempt.work_id == "A1"
+
+
+class PromptBackend(SimBackend):
+    """Plays as the Asterisk backend does: a written text is the site's recorded safe-harbor prompt."""
+
+    async def play(self, call_id: str, message: str) -> None:
+        await super().play(call_id, message if re.fullmatch(r"[A-Za-z0-9_/&-]+", message) else "safe-harbor")
+
+
+@pytest.mark.parametrize("backend", [SimBackend, PromptBackend], ids=["sim", "asterisk_like"])
+async def test_given_an_abandoned_call_when_the_safe_harbor_message_plays_then_the_record_shows_the_text_played(
+    sqlite_engine: AsyncEngine, backend: type[SimBackend]
+) -> None:
+    """No message of its own: the default names the script's brand (无锡移动) and the call-back number.
+    ``message`` is what the backend played (on Asterisk the site's prompt), ``text`` the words it stands for."""
+    world = await make_world(sqlite_engine)
+    campaign = await start(world, ["A1"], callback_number="10086")
+    await add_leads(world, campaign.id, phones(2))
+    clock = RealClock()
+    floor = Floor(clock)
+    floor.add("A1", "bot/A1")
+    placed = [False]
+
+    def two_at_once(snapshot: PacingSnapshot) -> int:
+        if placed[0]:
+            return 0
+        placed[0] = True
+        return 2
+
+    runner = runner_for(world, campaign, floor, clock, policy=two_at_once)
+    runner.backend = backend(
+        SimProfile(p_live=1.0, answer_delay=(0.01, 0.02), talk_mean=60, talk_cv=0.1, playback_seconds=0.02),
+        seed=1,
+        clock=clock,
+    )
+    slow = BotProfile(seconds_per_screen=(1.0, 1.0), wrap_up_seconds=(0.01, 0.01), objection_chance=0)
+    runner.desk = BotDesk(clock, profile=slow)
+    stats = await asyncio.wait_for(runner.run(), 60)
+
+    assert stats.abandoned == 1
+    expected = (
+        "您好，这里是无锡移动。非常抱歉，现在没有空闲的客服接听您的电话，我们稍后再与您联系。"
+        "如需咨询，请拨打10086。谢谢，再见。"
+    )
+    async with world.factory() as session:
+        abandoned = (await session.scalars(select(CallAttempt).where(CallAttempt.abandoned.is_(True)))).one()
+        played = (
+            await session.scalars(
+                select(CallEventRow).where(
+                    CallEventRow.call_id == abandoned.call_id, CallEventRow.kind == "PlaybackFinished"
+                )
+            )
+        ).one()
+    assert played.details == {"message": expected if backend is SimBackend else "safe-harbor", "text": expected}
