@@ -120,6 +120,7 @@ def report_json(report: ImportReport) -> dict[str, Any]:
         "dnc_skipped": report.dnc_skipped,
         "errors": issues(report.errors),
         "duplicates": issues(report.duplicates),
+        "encoding": report.encoding,
     }
 
 

@@ -195,6 +195,9 @@ class ImportReportOut(BaseModel):
     dnc_skipped: int
     errors: list[RowIssueOut]
     duplicates: list[RowIssueOut]
+    encoding: str = Field(
+        default="utf-8", description="how the file was read: utf-8, gb18030 (Excel's Chinese CSV), utf-16-le/-be"
+    )
 
 
 ImportJobState = Literal["running", "done", "failed", "interrupted"]

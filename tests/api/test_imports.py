@@ -320,3 +320,21 @@ def test_an_upload_without_background_is_recorded_too(database: Database) -> Non
         assert job["state"] == "failed"
         assert job["error"]["error_id"] == "dialer.import_failed"
         assert PHONE not in json.dumps(job)  # the "header" was a customer's row
+
+
+def test_an_excel_chinese_csv_is_read_and_the_report_says_how(database: Database) -> None:
+    with app_on(database) as app:
+        campaign = app.seed.campaign_a
+        gbk = "phone,name\n13700137000,张三丰\n".encode("gbk")
+        answer = app.request(
+            "team_lead", "POST", f"/campaigns/{campaign}/leads", files={"file": ("名单.csv", gbk, "text/csv")}
+        )
+        assert answer.status_code == 200, answer.text
+        assert (answer.json()["imported"], answer.json()["encoding"]) == (1, "gb18030")
+        plain = app.request(
+            "team_lead",
+            "POST",
+            f"/campaigns/{campaign}/leads",
+            files={"file": ("b.csv", "phone,name\n13700137001,李四\n".encode(), "text/csv")},
+        )
+        assert plain.json()["encoding"] == "utf-8"
