@@ -122,31 +122,38 @@ async def test_a_progressive_campaign_dials_every_lead_once_and_records_each_cal
             assert lead.next_attempt_at >= T0 + timedelta(minutes=60)
 
 
+def overflowing(world: World, campaign: Campaign, calls: int, backend: type[SimBackend] = SimBackend) -> CampaignRunner:
+    """A runner that places ``calls`` calls at once to customers who all answer at once, with one agent
+    (A1) who stays on the first call for seconds: the others find nobody and hear the safe-harbor message."""
+    clock = RealClock()
+    floor = Floor(clock)
+    floor.add("A1", "bot/A1")
+    placed = [False]
+
+    def all_at_once(snapshot: PacingSnapshot) -> int:
+        if placed[0]:
+            return 0
+        placed[0] = True
+        return calls
+
+    runner = runner_for(world, campaign, floor, clock, policy=all_at_once)
+    runner.backend = backend(
+        SimProfile(p_live=1.0, answer_delay=(0.01, 0.02), talk_mean=60, talk_cv=0.1, playback_seconds=0.02),
+        seed=1,
+        clock=clock,
+    )
+    slow = BotProfile(seconds_per_screen=(1.0, 1.0), wrap_up_seconds=(0.01, 0.01), objection_chance=0)
+    runner.desk = BotDesk(clock, profile=slow)
+    return runner
+
+
 async def test_answers_with_no_agent_free_within_2s_are_abandoned_and_not_recalled_for_72h(
     sqlite_engine: AsyncEngine,
 ) -> None:
     world = await make_world(sqlite_engine)
     campaign = await start(world, ["A1"], safe_harbor_message="这里是无锡移动，稍后回电，号码10086")
     await add_leads(world, campaign.id, phones(3))
-    clock = RealClock()
-    floor = Floor(clock)
-    floor.add("A1", "bot/A1")
-    placed = [False]
-
-    def three_at_once(snapshot: PacingSnapshot) -> int:
-        if placed[0]:
-            return 0
-        placed[0] = True
-        return 3
-
-    runner = runner_for(world, campaign, floor, clock, policy=three_at_once)
-    runner.backend = SimBackend(
-        SimProfile(p_live=1.0, answer_delay=(0.01, 0.02), talk_mean=60, talk_cv=0.1, playback_seconds=0.02),
-        seed=1,
-        clock=clock,
-    )
-    slow = BotProfile(seconds_per_screen=(1.0, 1.0), wrap_up_seconds=(0.01, 0.01), objection_chance=0)
-    runner.desk = BotDesk(clock, profile=slow)  # one agent busy for seconds: two customers wait in vain
+    runner = overflowing(world, campaign, 3)  # one agent busy for seconds: two customers wait in vain
     stats = await asyncio.wait_for(runner.run(), 60)
 
     assert (stats.placed, stats.answered, stats.abandoned) == (3, 3, 2)
@@ -299,25 +306,7 @@ async def test_given_an_abandoned_call_when_the_safe_harbor_message_plays_then_t
     world = await make_world(sqlite_engine)
     campaign = await start(world, ["A1"], callback_number="10086")
     await add_leads(world, campaign.id, phones(2))
-    clock = RealClock()
-    floor = Floor(clock)
-    floor.add("A1", "bot/A1")
-    placed = [False]
-
-    def two_at_once(snapshot: PacingSnapshot) -> int:
-        if placed[0]:
-            return 0
-        placed[0] = True
-        return 2
-
-    runner = runner_for(world, campaign, floor, clock, policy=two_at_once)
-    runner.backend = backend(
-        SimProfile(p_live=1.0, answer_delay=(0.01, 0.02), talk_mean=60, talk_cv=0.1, playback_seconds=0.02),
-        seed=1,
-        clock=clock,
-    )
-    slow = BotProfile(seconds_per_screen=(1.0, 1.0), wrap_up_seconds=(0.01, 0.01), objection_chance=0)
-    runner.desk = BotDesk(clock, profile=slow)
+    runner = overflowing(world, campaign, 2, backend)
     stats = await asyncio.wait_for(runner.run(), 60)
 
     assert stats.abandoned == 1

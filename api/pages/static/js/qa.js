@@ -102,8 +102,8 @@ async function search(event) {
   }
 }
 
-function resultRow(call) {
-  const talk = seconds(call.answered_at, call.ended_at);
+/** One call in a list (search results, this week's sample): a button that opens its replay. */
+function callItem(call, agent, outcome, last) {
   const campaign = campaigns.get(call.campaign_id);
   return h(
     "li",
@@ -113,15 +113,21 @@ function resultRow(call) {
       { type: "button", class: "result", onclick: () => openCall(call.call_id) },
       h("span", { class: "r-time" }, siteTime(call.started_at, zone)),
       h("span", { class: "r-phone mono" }, call.phone_masked || "—"),
-      h("span", { class: "r-agent" }, call.work_id ? `坐席 ${call.work_id}` : "未接通坐席"),
-      h(
-        "span",
-        { class: "r-outcome" },
-        call.outcome ? outcomes.get(call.outcome) || call.outcome : RESULT_TEXT[call.result] || call.result,
-      ),
+      h("span", { class: "r-agent" }, agent),
+      h("span", { class: "r-outcome" }, outcome),
       h("span", { class: "r-campaign muted small" }, campaign ? campaign.name : `活动 ${call.campaign_id}`),
-      h("span", { class: "r-talk muted" }, talk === null ? "" : `通话 ${offset(talk)}`),
+      h("span", { class: "r-talk muted" }, last),
     ),
+  );
+}
+
+function resultRow(call) {
+  const talk = seconds(call.answered_at, call.ended_at);
+  return callItem(
+    call,
+    call.work_id ? `坐席 ${call.work_id}` : "未接通坐席",
+    call.outcome ? outcomes.get(call.outcome) || call.outcome : RESULT_TEXT[call.result] || call.result,
+    talk === null ? "" : `通话 ${offset(talk)}`,
   );
 }
 
@@ -146,24 +152,11 @@ async function loadSample() {
 }
 
 function sampleRow(call) {
-  const campaign = campaigns.get(call.campaign_id);
-  return h(
-    "li",
-    { dataset: { callId: call.call_id }, class: opened && opened.call_id === call.call_id ? "open" : null },
-    h(
-      "button",
-      { type: "button", class: "result", onclick: () => openCall(call.call_id) },
-      h("span", { class: "r-time" }, siteTime(call.started_at, zone)),
-      h("span", { class: "r-phone mono" }, call.phone_masked || "—"),
-      h("span", { class: "r-agent" }, `坐席 ${call.work_id}`),
-      h("span", { class: "r-outcome" }, call.outcome ? outcomes.get(call.outcome) || call.outcome : "—"),
-      h("span", { class: "r-campaign muted small" }, campaign ? campaign.name : `活动 ${call.campaign_id}`),
-      h(
-        "span",
-        { class: "r-talk muted" },
-        call.review_state ? REVIEW_STATE_TEXT[call.review_state] || call.review_state : "待评分",
-      ),
-    ),
+  return callItem(
+    call,
+    `坐席 ${call.work_id}`,
+    call.outcome ? outcomes.get(call.outcome) || call.outcome : "—",
+    call.review_state ? REVIEW_STATE_TEXT[call.review_state] || call.review_state : "待评分",
   );
 }
 
