@@ -57,13 +57,13 @@ CUSTOMERS = SimProfile(
 ALL_DAY = (("00:00", "23:59"),)
 #: the agents of the test world: who they are, which script they work, and whether they must change the password
 AGENTS: dict[str, dict[str, Any]] = {
-    "AG1": {"flow": "mobile-newspaper-trial@1", "must_change": False},
-    "AG2": {"flow": "edu-survey-invite@1", "must_change": False},
+    "AG1": {"flow": "mobile-newspaper-trial@2", "must_change": False},
+    "AG2": {"flow": "edu-survey-invite@2", "must_change": False},
     "AG9": {"flow": None, "must_change": True},
 }
 LEADS = {
-    "mobile-newspaper-trial@1": "phone,name\n13812345678,王先生\n13912345679,李女士\n",
-    "edu-survey-invite@1": (
+    "mobile-newspaper-trial@2": "phone,name\n13812345678,王先生\n13912345679,李女士\n",
+    "edu-survey-invite@2": (
         "phone,student_name,agent_name,lead_school,lead_grade\n"
         "13712345670,张小明,李,实验小学,四年级\n13612345671,陈小红,李,实验小学,三年级\n"
     ),

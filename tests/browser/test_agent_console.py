@@ -101,7 +101,7 @@ def test_a_team_lead_is_sent_to_the_desk_and_the_console_needs_a_login(page: Pag
 
 
 def test_an_agent_walks_the_mobile_newspaper_script_with_the_keyboard(page: Page, live: Live) -> None:
-    live.start_campaign("mobile-newspaper-trial@1")
+    live.start_campaign("mobile-newspaper-trial@2")
     log_in(page, live, "AG1")
     go_ready_and_take_a_call(page, live, "AG1")
     expect(page.locator("#lead-phone")).to_have_text("138****5678")
@@ -158,7 +158,7 @@ NO_TIMERS = "window.setTimeout = () => 0; window.setInterval = () => 0;"
 
 def test_an_agent_walks_the_education_script_with_captures_and_a_callback_time(page: Page, live: Live) -> None:
     page.add_init_script(NO_TIMERS)  # the whole call below runs on pushed messages and keypresses alone
-    live.start_campaign("edu-survey-invite@1")
+    live.start_campaign("edu-survey-invite@2")
     log_in(page, live, "AG2")
     go_ready_and_take_a_call(page, live, "AG2")
     expect_step(page, "电话接通")
@@ -196,6 +196,8 @@ def test_an_agent_walks_the_education_script_with_captures_and_a_callback_time(p
     expect_step(page, "全面了解孩子")
     press(page, "1")  # 家长在听
     expect_step(page, "邀约免费测评")
+    press(page, "1")  # 有意向
+    expect_step(page, "约测评时间")
     # an appointment time: typed wrong, then picked
     press(page, "c")
     page.locator("#cap-assessment_at").fill("2020-01-01T10:00")
@@ -222,7 +224,7 @@ async def _add_preview_campaign(settings: Settings, tmp: Path) -> int:
                 audit=state.audit,
                 name="浏览器测试 预览外呼",
                 vendor_id=vendor_id,
-                flow="mobile-newspaper-trial@1",
+                flow="mobile-newspaper-trial@2",
                 created_by="TL1",
                 agents=["AG3"],
                 dial_mode="preview",

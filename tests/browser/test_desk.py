@@ -109,7 +109,7 @@ def test_a_team_lead_creates_a_campaign_uploads_leads_starts_it_and_watches_it(
     expect(page.locator("#create-form")).to_be_visible()
     expect(page.locator("#c-name")).to_be_focused()
     page.keyboard.insert_text("组长桌面测试")
-    page.locator("#c-flow").select_option("mobile-newspaper-trial@1")
+    page.locator("#c-flow").select_option("mobile-newspaper-trial@2")
     page.locator("#c-windows").fill("09:00-25:00")
     page.locator(f'#c-agents input[value="{BOT}"]').check()
     page.locator("#btn-create").click()
@@ -209,7 +209,7 @@ def test_the_wallboard_turns_red_when_the_abandon_rate_is_over_its_limit(page: P
     """The dialer's answer is stubbed here (abandons cannot be ordered from the simulator): 2 of 20 answers
     abandoned against a 3% limit."""
     over = {
-        "campaign_id": desk_live.campaigns["edu-survey-invite@1"],
+        "campaign_id": desk_live.campaigns["edu-survey-invite@2"],
         "running": True,
         "telephony": "sim",
         "dial_mode": "predictive",

@@ -38,7 +38,7 @@ from waihu.db import create_engine, utcnow
 from waihu.settings import Settings
 
 pytestmark = pytest.mark.browser
-FLOW = "mobile-newspaper-trial@1"
+FLOW = "mobile-newspaper-trial@2"
 CALL_ID = "qa-browser-1"
 PHONE = "13500001234"  # shown as 135****1234; QA searches by its last digits
 #: the customer's answer (option index) and the second it came, step by step: the agent reads each screen first
