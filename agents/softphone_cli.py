@@ -44,7 +44,8 @@ def _line(event: PhoneEvent) -> str:
 
 
 @click.command("softphone")
-@click.argument("work_id")
+@click.argument("work_id", required=False)
+@click.option("--work-id", "work_id_option", metavar="WORK_ID", default=None, help="The agent's work ID.")
 @click.option(
     "--password",
     envvar="WAIHU_AGENT_PASSWORD",
@@ -53,7 +54,12 @@ def _line(event: PhoneEvent) -> str:
 )
 @click.option("--server", default="127.0.0.1:5060", show_default=True, help="Registrar (Asterisk) host:port.")
 @click.option("--endpoint", default=None, help="PJSIP endpoint / SIP user (default: agent<digits of WORK_ID>).")
-@click.option("--auto-answer", is_flag=True, help="Answer every incoming call (else it only rings).")
+@click.option(
+    "--auto-answer/--ring-only",
+    default=True,
+    show_default=True,
+    help="Answer every incoming call, as an agent's phone on the dialer does (--ring-only: it only rings).",
+)
 @click.option(
     "--play",
     "voice",
@@ -72,7 +78,8 @@ def _line(event: PhoneEvent) -> str:
     help="Hang up a call that receives no audio (RTP) this many seconds: the PBX died without a BYE.",
 )
 def softphone(
-    work_id: str,
+    work_id: str | None,
+    work_id_option: str | None,
     password: str,
     server: str,
     endpoint: str | None,
@@ -84,6 +91,11 @@ def softphone(
     media_timeout: float,
 ) -> None:
     """Register WORK_ID's softphone to Asterisk and print its call events until Ctrl-C."""
+    if work_id and work_id_option and work_id != work_id_option:
+        raise click.UsageError(f"two work IDs given ({work_id}, {work_id_option}): give one")
+    work_id = work_id or work_id_option
+    if not work_id:
+        raise click.UsageError("give the agent's work ID: waihu softphone --work-id A1001")
     username = endpoint or endpoint_of(work_id)
     events: queue.SimpleQueue[PhoneEvent] = queue.SimpleQueue()
     runtime = SipRuntime(host=bind)

@@ -50,7 +50,7 @@ def test_work_ids_map_to_agent_endpoints() -> None:
 async def test_given_the_softphone_command_when_a_dialer_call_comes_then_it_answers_and_prints_it_until_ctrl_c(
     asterisk: AsteriskEnv, ami: Ami
 ) -> None:
-    process = await start(asterisk, "A1007", "--password", asterisk.agent_password, "--auto-answer")
+    process = await start(asterisk, "--work-id", "A1007", "--password", asterisk.agent_password)  # answers by default
     seen: list[str] = []
     try:
         await read_until(process, "agent1007 registered", seen)
@@ -80,3 +80,17 @@ async def test_given_a_wrong_password_when_the_softphone_registers_then_it_exits
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+def test_the_work_id_is_given_once_either_way() -> None:
+    from click.testing import CliRunner
+
+    from waihu.cli import main
+
+    runner = CliRunner()
+    missing = runner.invoke(main, ["softphone", "--password", "x"])
+    assert missing.exit_code == 2
+    assert "waihu softphone --work-id A1001" in missing.output
+    both = runner.invoke(main, ["softphone", "A1001", "--work-id", "A1002", "--password", "x"])
+    assert both.exit_code == 2
+    assert "two work IDs" in both.output
