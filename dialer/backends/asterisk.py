@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
@@ -160,6 +160,10 @@ def backoff_delay(attempt: int, settings: AsteriskSettings, rng: random.Random |
     jitter = min(max(settings.reconnect_jitter, 0.0), 1.0)
     draw = rng.random() if rng is not None else random.random()
     return base * (1.0 - jitter * draw)
+
+
+#: OriginateResponse ``Reason`` (Asterisk's control frame of the dial's end) → the Q.850 cause it stands for
+_ORIGINATE_REASON_Q850: Final = {"3": 19, "5": 17, "8": 34}  # no answer, busy, congestion
 
 
 @dataclass(slots=True)
@@ -674,9 +678,10 @@ class AsteriskBackend:
             return
         call.originate_failed = True
         if call.channel is None:
-            # No channel was ever created (unknown trunk, refused action): no Hangup event will come.
+            # No channel was ever created (unknown trunk, refused action, or the far end's answer to the
+            # dial before any channel event): no Hangup event will come. Its Reason says why, when it does.
             self._emit(Originated(call_id=call_id, at=self._clock.now()))
-            self._end(call_id, None, None, last)
+            self._end(call_id, _ORIGINATE_REASON_Q850.get(str(last.get("Reason", ""))), None, last)
 
     def _dispatch(self, manager: Any, event: Mapping[str, Any]) -> None:
         call_id = event.get("Uniqueid")
@@ -754,6 +759,8 @@ class AsteriskBackend:
         if call.recording is not None:
             self._emit(RecordingStopped(call_id=call_id, at=now, wall=wall, path=call.recording))
         if unseen:
+            if call.channel is None:  # never seen on Asterisk: every call's events still begin with Originated
+                self._emit(Originated(call_id=call_id, at=now))
             cause = call.requested_cause or (HangupCause.NORMAL if call.up else HangupCause.FAILED)
             self._emit(HungUp(call_id=call_id, at=now, wall=wall, cause=cause, q850=None))
             return
