@@ -52,7 +52,7 @@ class _WaihuHandler(logging.Handler):
 
 
 #: libraries that log every step at INFO (transitions: each state's enter and exit callbacks)
-QUIET_LIBRARIES = ("transitions", "aiosqlite", "asyncio", "alembic")
+QUIET_LIBRARIES = ("transitions", "aiosqlite", "asyncio", "alembic", "panoramisk")  # panoramisk: every AMI message
 
 
 def configure_logging(level: str | int = "INFO") -> None:

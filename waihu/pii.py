@@ -51,6 +51,8 @@ def mask_phone(value: str) -> str:
         digits = digits[4:] if digits.startswith("0086") else digits[2:]
     elif digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
+    elif len(digits) == 12 and digits.startswith("01") and digits[2] in "3456789":
+        digits = digits[1:]  # a mobile dialled in the national form (0 + the number)
     if len(digits) >= 11:
         return digits[:3] + MASK + digits[-4:]
     if len(digits) > 2:
@@ -127,7 +129,8 @@ def mask(kind: str, value: str) -> str:
 
 _ID_18 = r"[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
 _ID_15 = r"[1-9]\d{5}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}"
-_MOBILE = r"(?:(?:\+|00)?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}"
+# a mobile, bare or after +86 / 0086 / 86, or after the 0 a carrier's number rule puts before it (013912345678)
+_MOBILE = r"(?:(?:\+|00)?86[ -]?|0)?1[3-9]\d(?:[ -]?\d{4}){2}"
 # a landline: area code 010, 02x or 0 + three digits (without the 0 after +86), then 7 or 8 digits
 _AREA = r"(?:10|2\d|[3-9]\d{2})"
 _LANDLINE = rf"(?:(?:\+|00)86[ -]?{_AREA}|\(0{_AREA}\)|0{_AREA})[ -]?[1-9]\d{{6,7}}"

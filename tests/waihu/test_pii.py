@@ -116,6 +116,7 @@ def test_mask_text_masks_pii_and_leaves_other_numbers_alone() -> None:
         "tel:+8613812345678",
         "PJSIP/trunk/13812345678-00000001",
         "phone=13812345678&x=1",
+        "PJSIP/013812345678@carrier-00000002",  # the national form a trunk's number rule dials
     ],
 )
 def test_mask_text_finds_mobile_in_context(text: str) -> None:
