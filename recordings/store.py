@@ -103,6 +103,19 @@ class StoredRecording:
     repaired: bool
 
 
+def _private_dirs(directory: Path) -> None:
+    """Create ``directory`` and any missing parents as 0700 (``mkdir(parents=True)`` gives parents the umask's
+    mode); directories that already exist are left as they are."""
+    missing: list[Path] = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o700)
+        path.chmod(0o700)  # mkdir's mode is masked by the umask
+
+
 def store_file(source: Path, target: Path, *, remove_source: bool = True) -> StoredRecording:
     """Copy ``source`` to ``target`` (mode 0600, owned by this process's user), hashing it; blocking.
 
@@ -112,7 +125,7 @@ def store_file(source: Path, target: Path, *, remove_source: bool = True) -> Sto
     layout = wav_layout(source)
     if layout is None:
         raise RecordingNotFound(f"{source} is not a WAV file", details={"path": str(source)})
-    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _private_dirs(target.parent)
     partial = target.with_name(f".{target.name}.partial")
     digest = hashlib.sha256()
     size = 0

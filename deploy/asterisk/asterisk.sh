@@ -264,5 +264,6 @@ case "${1:-}" in
   kill) crash ;;
   status) ami_login ;;
   env) cat "$ENV_FILE" ;;
+  -h|--help|help) echo "usage: $0 provision|start|stop|kill|status|env" ;;
   *) echo "usage: $0 provision|start|stop|kill|status|env" >&2; exit 2 ;;
 esac

@@ -67,6 +67,7 @@ def test_given_a_finished_wav_when_stored_then_a_0600_copy_with_its_size_and_sha
     assert stat.S_IMODE(info.st_mode) == 0o600
     assert info.st_uid == os.getuid()
     assert stat.S_IMODE(stored.path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "store").stat().st_mode) == 0o700  # the store it made, too
     assert [p.name for p in stored.path.parent.iterdir()] == ["call-1.wav"]  # no partial file left
 
 
