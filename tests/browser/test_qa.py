@@ -230,6 +230,12 @@ def test_qa_replays_a_call_scores_it_and_the_agent_acknowledges(
     for i, (title, _) in enumerate(seeded.steps):
         expect(steps.nth(i)).to_contain_text(title)
     expect(page.locator("#track .track-step")).to_have_count(len(seeded.steps))
+    # the telephony events in Chinese, not the dialer's event names
+    timeline = page.locator("#timeline")
+    expect(timeline).to_contain_text("客户接听")
+    expect(timeline).to_contain_text("挂机（正常）")
+    for english in ("Answered", "HungUp", "Recording", "normal"):
+        expect(timeline).not_to_contain_text(english)
     expect(page.locator("#checkpoints")).to_contain_text("达成")
 
     # a click on a step seeks the audio there and lights the step up

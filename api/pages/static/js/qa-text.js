@@ -17,7 +17,17 @@ Object.assign(ERROR_TEXT, {
   "api.range_invalid": "录音读取范围无效",
 });
 
+// The telephony events as the call record names them (the dialer's event classes), and older lowercase codes.
 export const EVENT_TEXT = {
+  Originated: "发起呼叫",
+  Ringing: "振铃",
+  Answered: "客户接听",
+  MachineDetected: "答录机",
+  Bridged: "接通坐席",
+  PlaybackFinished: "播放提示音完毕",
+  RecordingStarted: "开始录音",
+  RecordingStopped: "录音结束",
+  HungUp: "挂机",
   originated: "发起呼叫",
   ringing: "振铃",
   answered: "客户接听",
@@ -26,7 +36,20 @@ export const EVENT_TEXT = {
   busy: "忙线",
   no_answer: "无人接听",
   failed: "呼叫失败",
-  hungup: "挂断",
+  hungup: "挂机",
+};
+
+// Why a call ended (HungUp's cause).
+export const CAUSE_TEXT = {
+  normal: "正常",
+  busy: "忙线",
+  no_answer: "无人接听",
+  rejected: "拒接",
+  invalid_number: "空号",
+  congestion: "线路忙",
+  failed: "呼叫失败",
+  abandoned: "无空闲坐席，已放提示音",
+  machine: "答录机",
 };
 
 export const SCRIPT_TEXT = {

@@ -3,7 +3,7 @@
 // audio there, and the screen being heard lights up. The light follows the audio element's own
 // `timeupdate` / `seeked` events (no timers: a background tab keeps it right).
 import { fill, h } from "./api.js";
-import { EVENT_TEXT, SCRIPT_TEXT, offset } from "./qa-text.js";
+import { CAUSE_TEXT, EVENT_TEXT, SCRIPT_TEXT, offset } from "./qa-text.js";
 
 /** Seconds into the recording of a timeline entry, or null when it is not on the recording. */
 function audioAt(entry, recording) {
@@ -15,7 +15,7 @@ function audioAt(entry, recording) {
 
 function describe(entry) {
   if (entry.source === "telephony") {
-    const cause = entry.cause ? `（${entry.cause}）` : "";
+    const cause = entry.cause ? `（${CAUSE_TEXT[entry.cause] || entry.cause}）` : "";
     return `${EVENT_TEXT[entry.kind] || entry.kind}${cause}`;
   }
   switch (entry.kind) {
