@@ -8,7 +8,7 @@ free text is masked (people type numbers into notes).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Annotated, Literal
 
@@ -213,6 +213,18 @@ def _asset_out(asset: Asset, seats: dict[int, str]) -> AssetOut:
 
 async def _one_asset(caller: Caller, asset: Asset) -> AssetOut:
     return _asset_out(asset, await _seat_codes(caller, [asset.seat_id]))
+
+
+#: a service that moves one asset given only a note (its reason, where the service needs one)
+AssetMove = Callable[..., Awaitable[Asset]]
+
+
+async def _moved(caller: Caller, asset_id: int, permission: str, move: AssetMove, note: str | None) -> AssetOut:
+    """An asset moved by one of the services that take only a note (unplace, repair, repaired, scrap)."""
+    await _asset_for(caller, asset_id, permission)
+    asset = await move(caller.state.agents, caller.session, caller.user, asset_id, now=caller.now(), note=note)
+    await caller.session.commit()
+    return await _one_asset(caller, asset)
 
 
 async def _issue_list_out(caller: Caller, issue_list: IssueList) -> IssueListOut:
@@ -437,45 +449,25 @@ async def post_place(asset_id: Id, body: PlaceIn, caller: Confirmer) -> AssetOut
 @router.post("/assets/{asset_id}/unplace", response_model=AssetOut)
 async def post_unplace(asset_id: Id, body: AssetNoteIn, caller: Confirmer) -> AssetOut:
     """Back to the vendor's own stock (``issued``): off its seat, out of its holder's hands."""
-    await _asset_for(caller, asset_id, "asset.confirm")
-    asset = await unplace_asset(
-        caller.state.agents, caller.session, caller.user, asset_id, now=caller.now(), note=body.note
-    )
-    await caller.session.commit()
-    return await _one_asset(caller, asset)
+    return await _moved(caller, asset_id, "asset.confirm", unplace_asset, body.note)
 
 
 @router.post("/assets/{asset_id}/repair", response_model=AssetOut)
 async def post_repair(asset_id: Id, body: AssetReasonIn, caller: Manager) -> AssetOut:
     """The client takes the asset in for repair (15.3, 13.2); it keeps its vendor, seat and holder."""
-    await _asset_for(caller, asset_id, "asset.manage")
-    asset = await send_to_repair(
-        caller.state.agents, caller.session, caller.user, asset_id, now=caller.now(), note=body.note
-    )
-    await caller.session.commit()
-    return await _one_asset(caller, asset)
+    return await _moved(caller, asset_id, "asset.manage", send_to_repair, body.note)
 
 
 @router.post("/assets/{asset_id}/repaired", response_model=AssetOut)
 async def post_repaired(asset_id: Id, body: AssetNoteIn, caller: Manager) -> AssetOut:
     """Repaired: back in use where it was, else back to its vendor, else back in stock."""
-    await _asset_for(caller, asset_id, "asset.manage")
-    asset = await repair_done(
-        caller.state.agents, caller.session, caller.user, asset_id, now=caller.now(), note=body.note
-    )
-    await caller.session.commit()
-    return await _one_asset(caller, asset)
+    return await _moved(caller, asset_id, "asset.manage", repair_done, body.note)
 
 
 @router.post("/assets/{asset_id}/scrap", response_model=AssetOut)
 async def post_scrap(asset_id: Id, body: AssetReasonIn, caller: Manager) -> AssetOut:
     """Scrap an asset in the client's stock or under repair (报废, 13.2): final."""
-    await _asset_for(caller, asset_id, "asset.manage")
-    asset = await scrap_asset(
-        caller.state.agents, caller.session, caller.user, asset_id, now=caller.now(), note=body.note
-    )
-    await caller.session.commit()
-    return await _one_asset(caller, asset)
+    return await _moved(caller, asset_id, "asset.manage", scrap_asset, body.note)
 
 
 @router.post("/assets/{asset_id}/lost", response_model=DamageOut, status_code=201)
