@@ -40,6 +40,7 @@ def test_every_demo_recording_lasts_its_call_and_carries_its_stamps(
             )
         }
     assert len(rows) == len(replays)
+    heard = 0  # steps whose words were measured in the audio
     for log in replays:
         path, duration, size, sha256, answer_offset = rows[log["call_id"]]
         wav = Path(path)
@@ -68,3 +69,5 @@ def test_every_demo_recording_lasts_its_call_and_carries_its_stamps(
         for start, end in zip(moments, ends, strict=True):
             if start in spoken and end - start > 0.3:
                 assert _rms(samples, rate, start, end) > 300, (log["call_id"], start, end)
+                heard += 1
+    assert heard  # some steps were long enough to measure what was said

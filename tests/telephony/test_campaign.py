@@ -420,11 +420,15 @@ async def test_given_the_ami_connection_cut_and_asterisk_crashing_mid_campaign_t
     assert await check_bridged_recordings(world, asterisk, after, tmp_path / "recordings") == len(after)
     assert floor.ready_count == len(AGENTS)  # no agent left stuck on a call that vanished
     # The recordings of calls cut by the crash were never closed by Asterisk: kept, their headers repaired.
-    for attempt in attempts:
-        if attempt.call_id in before_crash and attempt.bridged_at is not None:
-            row = await recording_of(world, attempt.call_id)
-            if row is not None:
-                await asyncio.to_thread(check_file, row)
+    cut = [
+        row
+        for attempt in attempts
+        if attempt.call_id in before_crash and attempt.bridged_at is not None
+        if (row := await recording_of(world, attempt.call_id)) is not None
+    ]
+    assert cut  # agents were talking when Asterisk died (above): their recordings were kept
+    for row in cut:
+        await asyncio.to_thread(check_file, row)
 
 
 async def test_given_no_free_agent_when_customers_answer_then_they_hear_the_safe_harbor_message(
