@@ -213,15 +213,19 @@ async def check_lead(
     """
     rules = campaign.retry_rules or {}
     zone = lead_zone(lead, campaign, policy)
-    # a due callback (an appointment) passes the attempts cap (by one) and the minimum gap; nothing else
-    callback = await callback_pending(session, lead)
+    # a due callback (an appointment) passes the attempts cap (by one) and the minimum gap; nothing else.
+    # Whether one is due costs a query: asked only when one of those two gates would refuse.
+    max_attempts = int(rules.get("max_attempts", 3))
+    min_gap = timedelta(minutes=int(rules.get("min_gap_minutes", 60)))
+    attempts, gap = attempts_gate(lead.attempts, max_attempts), min_gap_gate(lead.last_attempt_at, now, min_gap)
+    if (not attempts.allowed or not gap.allowed) and await callback_pending(session, lead):
+        attempts = attempts_gate(lead.attempts, max_attempts, callback=True)
+        gap = min_gap_gate(lead.last_attempt_at, now, min_gap, callback=True)
     results = [
         consent_gate(campaign.consent_required, lead.consent),
         _refuse("lead_status", f"lead_{lead.status}") if lead.status != "dialable" else ALLOW,
-        attempts_gate(lead.attempts, int(rules.get("max_attempts", 3)), callback=callback),
-        min_gap_gate(
-            lead.last_attempt_at, now, timedelta(minutes=int(rules.get("min_gap_minutes", 60))), callback=callback
-        ),
+        attempts,
+        gap,
         calling_window_gate(now, campaign.calling_windows, zone),
     ]
     results.append(dnc_gate(await is_listed(session, lead.phone_hash)))
