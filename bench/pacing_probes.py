@@ -38,6 +38,7 @@ from dialer.pacing import (
     PacingSnapshot,
     allowance,
     calls_within_risk,
+    dials_ahead,
     marginal_risks,
     predictive,
     progressive,
@@ -73,8 +74,7 @@ class ProbeDriver(Driver):
         if self.probe == "calibration":
             return predictive(snapshot, settings)
         fallback = progressive(snapshot)
-        stats = snapshot.stats
-        if snapshot.agents < settings.min_agents or not stats.sufficient(settings) or stats.p_live <= 0.0:
+        if not dials_ahead(snapshot, settings):
             return fallback
         counts = snapshot.abandons
         if self.probe == "feedforward":

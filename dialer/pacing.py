@@ -52,6 +52,7 @@ __all__ = [
     "allowance",
     "calls_to_place",
     "calls_within_risk",
+    "dials_ahead",
     "marginal_risks",
     "oracle_delay",
     "predictive",
@@ -244,13 +245,16 @@ def predictive(snapshot: PacingSnapshot, settings: PacingSettings | None = None)
     """
     settings = settings or PacingSettings()
     fallback = progressive(snapshot)
+    if not dials_ahead(snapshot, settings):
+        return fallback
+    return max(fallback, calls_within_risk(snapshot, allowance(snapshot.abandons, settings), settings))
+
+
+def dials_ahead(snapshot: PacingSnapshot, settings: PacingSettings) -> bool:
+    """Whether predictive may dial ahead at all: enough agents and enough recent calls to estimate from
+    (else it dials progressively)."""
     stats = snapshot.stats
-    if snapshot.agents < settings.min_agents or not stats.sufficient(settings) or stats.p_live <= 0.0:
-        return fallback
-    limit = allowance(snapshot.abandons, settings)
-    if limit <= 0.0:
-        return fallback
-    return max(fallback, _calls_within(snapshot, stats, settings, limit))
+    return snapshot.agents >= settings.min_agents and stats.sufficient(settings) and stats.p_live > 0.0
 
 
 def calls_within_risk(snapshot: PacingSnapshot, limit: float, settings: PacingSettings | None = None) -> int:
