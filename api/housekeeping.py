@@ -23,9 +23,8 @@ from agents.lifecycle import apply_due
 from agents.models import AuthSession
 from agents.scheduler import Job, tick
 from api.deps import AppState
-from api.dialing import dialers_of
 from api.periodic import Periodic
-from api.ws import console_of
+from api.ws import login_ended
 
 __all__ = ["INTERVAL", "Housekeeper"]
 
@@ -71,8 +70,6 @@ class Housekeeper(Periodic):
                     )
                 )
             ).all()
-        pool, hub = dialers_of(self.state), console_of(self.state)
         for work_id, reason in rows:
-            pool.agent_left(work_id)
-            await hub.signed_out(work_id, reason or "signed_out")
+            await login_ended(self.state, work_id, reason or "signed_out")
         return [work_id for work_id, _ in rows]

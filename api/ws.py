@@ -383,10 +383,21 @@ class FloorHooks(Protocol):
 
     async def console_back(self, work_id: str) -> None: ...
 
+    def agent_left(self, work_id: str) -> None: ...
+
 
 def floor_hooks(state: AppState) -> FloorHooks | None:
     hooks: FloorHooks | None = state.extra.get("dialers")
     return hooks
+
+
+async def login_ended(state: AppState, work_id: str, reason: str) -> None:
+    """A login ended without its console asking (forced out, shift end, idle): off the dialer's floor
+    (after the current call), and the console is told and closed."""
+    hooks = floor_hooks(state)
+    if hooks is not None:
+        hooks.agent_left(work_id)
+    await console_of(state).signed_out(work_id, reason)
 
 
 def console_of(state: AppState) -> ConsoleHub:
@@ -430,7 +441,7 @@ async def _keep_alive(state: AppState, socket: WebSocket, token: str, work_id: s
                 await authenticate(state.agents, session, token, now=state.now())
                 await session.commit()
         except WaihuError:
-            await console_of(state).signed_out(work_id, "expired")
+            await login_ended(state, work_id, "expired")
             return
         except Exception:  # the database is busy or away: try again at the next round
             log.warning("console %s: login not renewed; trying again", work_id)

@@ -12,10 +12,9 @@ from agents.models import ChangeRequest
 from agents.sessions import list_open_sessions
 from agents.users import UserView, list_users, show_user
 from api.deps import Caller, require_permission
-from api.dialing import dialers_of
 from api.schemas.common import ERRORS, Id, Ok
 from api.schemas.people import ChangeRequestIn, ChangeRequestOut, DecisionIn, SessionOut, UserOut
-from api.ws import console_of
+from api.ws import login_ended
 from waihu.pii import mask_text
 
 router = APIRouter(tags=["work IDs"], responses=ERRORS)
@@ -142,6 +141,5 @@ async def post_force_logout(
     """End another work ID's login (audited)."""
     await force_logout(caller.state.agents, caller.session, caller.user, work_id, now=caller.now())
     await caller.session.commit()
-    dialers_of(caller.state).agent_left(work_id)
-    await console_of(caller.state).signed_out(work_id, "forced")
+    await login_ended(caller.state, work_id, "forced")
     return Ok()
