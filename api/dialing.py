@@ -163,7 +163,6 @@ class CampaignLive:
     """One running campaign's dialer."""
 
     campaign_id: int
-    vendor_id: int
     runner: CampaignRunner
     floor: Floor
     backend: TelephonyBackend
@@ -307,7 +306,6 @@ class DialerPool:
             )
             live = CampaignLive(
                 campaign_id=campaign_id,
-                vendor_id=campaign.vendor_id,
                 runner=runner,
                 floor=floor,
                 backend=backend,

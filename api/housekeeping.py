@@ -37,7 +37,7 @@ class Housekeeper(Periodic):
     """One task, started and stopped by the app's lifespan."""
 
     def __init__(self, state: AppState, *, interval: float, now: Callable[[], datetime]) -> None:
-        super().__init__("housekeeping", interval, self.round)
+        super().__init__("housekeeping", interval)
         self.state = state
         self.now = now
 

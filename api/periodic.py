@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 
 __all__ = ["Periodic"]
 
@@ -14,16 +13,20 @@ log = logging.getLogger(__name__)
 
 
 class Periodic:
-    def __init__(self, name: str, interval: float, round_: Callable[[], Awaitable[object]]) -> None:
+    """A subclass says what one round does (:meth:`round`)."""
+
+    def __init__(self, name: str, interval: float) -> None:
         self.name = name
         self.interval = interval
-        self._round = round_
         self._task: asyncio.Task[None] | None = None
+
+    async def round(self) -> object:
+        raise NotImplementedError
 
     async def _loop(self) -> None:
         while True:
             try:
-                await self._round()
+                await self.round()
             except Exception:  # a bad round must not end the loop; the next round retries
                 log.exception("%s round failed", self.name)
             await asyncio.sleep(self.interval)

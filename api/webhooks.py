@@ -231,7 +231,7 @@ class WebhookWorker(Periodic):
     """Enqueue and deliver every ``interval`` seconds; one task, started and stopped by the lifespan."""
 
     def __init__(self, state: AppState, *, interval: float, now: Callable[[], datetime]) -> None:
-        super().__init__("webhooks", interval, self.round)
+        super().__init__("webhooks", interval)
         self.state = state
         self.now = now
         self._client: httpx.AsyncClient | None = None

@@ -116,7 +116,7 @@ def _private_dirs(directory: Path) -> None:
         path.chmod(0o700)  # mkdir's mode is masked by the umask
 
 
-def store_file(source: Path, target: Path, *, remove_source: bool = True) -> StoredRecording:
+def store_file(source: Path, target: Path) -> StoredRecording:
     """Copy ``source`` to ``target`` (mode 0600, owned by this process's user), hashing it; blocking.
 
     A WAV header whose sizes were never written is repaired in the copy. The copy is written to a
@@ -150,22 +150,19 @@ def store_file(source: Path, target: Path, *, remove_source: bool = True) -> Sto
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    if remove_source:
-        try:
-            source.unlink()
-        except OSError as exc:  # the spool directory is not writable for us: Asterisk's copy stays
-            log.warning("could not remove %s after storing it: %s", source, exc)
+    try:
+        source.unlink()
+    except OSError as exc:  # the spool directory is not writable for us: Asterisk's copy stays
+        log.warning("could not remove %s after storing it: %s", source, exc)
     return StoredRecording(target, size, digest.hexdigest(), layout.seconds, repaired)
 
 
-def _sha256_of(path: Path) -> tuple[int, str]:
+def _sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
-    size = 0
     with path.open("rb") as f:
         while block := f.read(_CHUNK):
             digest.update(block)
-            size += len(block)
-    return size, digest.hexdigest()
+    return digest.hexdigest()
 
 
 # Files already verified, by (path, inode, size, mtime): a player's range requests do not re-hash the file.
@@ -196,7 +193,7 @@ def verify(record: RecordingFile) -> None:
     key = (str(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
     if _verified.get(key) == record.sha256:
         return
-    _, digest = _sha256_of(path)
+    digest = _sha256_of(path)
     if digest != record.sha256:
         log.error("recording of call %s fails its SHA-256 check (%s)", record.call_id, path)
         raise RecordingCorrupt(
