@@ -17,7 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
-FlowId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*$")]
+FLOW_ID_PATTERN = r"^[a-z][a-z0-9-]*$"
+LIBRARY_REF_PATTERN = r"^[a-z][a-z0-9-]*@[1-9][0-9]*$"
+FlowId = Annotated[str, StringConstraints(pattern=FLOW_ID_PATTERN)]
 Text = Annotated[str, StringConstraints(min_length=1)]
 
 #: ``{name}`` placeholders in texts; nothing else in braces is interpreted.
@@ -188,7 +190,7 @@ class Checkpoint(_Strict):
 class ObjectionUse(_Strict):
     """Which objection library a script includes, and which of its handlers it offers."""
 
-    library: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*@[1-9][0-9]*$")]
+    library: Annotated[str, StringConstraints(pattern=LIBRARY_REF_PATTERN)]
     use: list[Name] | Literal["all"] = "all"
 
 

@@ -16,7 +16,16 @@ from pydantic import ValidationError
 
 from flows.errors import Problem
 from flows.model import BUILTIN_VARIABLES
-from flows.schema import NAME_PATTERN, PLACEHOLDER, CaptureField, FlowDoc, LibraryDoc, State
+from flows.schema import (
+    FLOW_ID_PATTERN,
+    LIBRARY_REF_PATTERN,
+    NAME_PATTERN,
+    PLACEHOLDER,
+    CaptureField,
+    FlowDoc,
+    LibraryDoc,
+    State,
+)
 from flows.yamlmarks import Marked, Path
 
 MAX_SCREEN_CHARS = 200
@@ -62,8 +71,8 @@ _PYDANTIC_HINTS = {
 
 _PATTERN_HINTS = {
     NAME_PATTERN: _PYDANTIC_HINTS["string_pattern_mismatch"],
-    r"^[a-z][a-z0-9-]*$": "ids are lowercase letters, digits and dashes, starting with a letter (e.g. `demo-callback`)",
-    r"^[a-z][a-z0-9-]*@[1-9][0-9]*$": "write the library as `id@version`, e.g. `objections@1`",
+    FLOW_ID_PATTERN: "ids are lowercase letters, digits and dashes, starting with a letter (e.g. `demo-callback`)",
+    LIBRARY_REF_PATTERN: "write the library as `id@version`, e.g. `objections@1`",
 }
 
 
