@@ -7,6 +7,7 @@ down they fail with a message saying how to start it (CI always runs them).
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -94,3 +95,10 @@ async def migrated_engine(engine: AsyncEngine) -> AsyncEngine:
 
     await upgrade(engine)
     return engine
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on right now (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

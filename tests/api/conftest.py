@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,6 +29,7 @@ from agents.models import User, Vendor
 from api.app import create_app
 from api.deps import AppState
 from api.models import WebhookEndpoint
+from api.ws import console_of
 from dialer.campaigns import create_campaign, set_state
 from dialer.models import CallAttempt, CallEventRow, Lead
 from recordings import reviews
@@ -364,3 +366,12 @@ def api(tmp_path: Path) -> Iterator[Api]:
 def shared_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """One API for a module of tests that only need the seeded world (and make their own fresh objects)."""
     yield from build_api(tmp_path_factory.mktemp("api"))
+
+
+def wait_connected(api: Api, work_id: str) -> None:
+    """Until the agent's console socket is attached to the hub (at most 5 s)."""
+    hub = console_of(api.state)
+    deadline = time.monotonic() + 5
+    while not hub.connected(work_id):
+        assert time.monotonic() < deadline, "the console never connected"
+        time.sleep(0.01)

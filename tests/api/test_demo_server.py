@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import socket
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.demo_server import BOTS, PEOPLE, bots_ready, seed_demo
 from api.dialing import dialers_of
+from tests.conftest import free_port
 from waihu.cli import main
 from waihu.settings import Settings, load_settings
 
@@ -59,15 +59,8 @@ def test_the_demo_seeds_every_role_both_scripts_and_puts_the_bots_to_work(demo_s
         assert all(a["bot"] for a in live["agents"])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def test_waihu_demo_serves_and_prints_the_urls_and_logins(demo_settings: Settings) -> None:
-    port = _free_port()
+    port = free_port()
     result = CliRunner().invoke(main, ["demo", "--port", str(port), "--for", "2", "--leads", "10"])
     assert result.exit_code == 0, result.output
     assert f"http://127.0.0.1:{port}/console" in result.output
@@ -81,7 +74,7 @@ def test_waihu_demo_prints_live_progress_and_a_summary_at_the_end(
     demo_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("api.demo_server.PROGRESS_EVERY", 2.0)
-    result = CliRunner().invoke(main, ["demo", "--port", str(_free_port()), "--for", "12", "--leads", "20"])
+    result = CliRunner().invoke(main, ["demo", "--port", str(free_port()), "--for", "12", "--leads", "20"])
     assert result.exit_code == 0, result.output
     progress = [line for line in result.output.splitlines() if line.startswith("mobile #") and " calls, " in line]
     assert progress, result.output  # the bots' campaign moved while the demo served

@@ -13,14 +13,8 @@ from agents.models import AttendanceRecord, AuthSession
 from api.deps import AppState
 from api.housekeeping import Housekeeper
 from api.ws import console_of
-from tests.api.conftest import Api, new_request
+from tests.api.conftest import Api, new_request, wait_connected
 from waihu.db import utcnow
-
-
-def _wait_connected(api: Api, work_id: str) -> None:
-    deadline = datetime.now() + timedelta(seconds=5)
-    while not console_of(api.state).connected(work_id):
-        assert datetime.now() < deadline, "the console never connected"
 
 
 async def _round_at(state: AppState, at: datetime) -> list[str]:
@@ -67,7 +61,7 @@ def test_at_shift_end_the_login_ends_and_the_console_is_told_and_closed(api: Api
     shift_end = api.run(_shift_around_now, api.state, "AG1")
     headers = {"Authorization": f"Bearer {api.token('agent')}"}
     with api.client.websocket_connect("/ws/agent", headers=headers) as ws:
-        _wait_connected(api, "AG1")
+        wait_connected(api, "AG1")
         assert api.run(_round_at, api.state, shift_end - timedelta(minutes=1)) == []  # still on shift
         assert api.run(_round_at, api.state, shift_end + timedelta(seconds=1)) == ["AG1"]
         assert ws.receive_json() == {"type": "signed_out", "reason": "shift_end"}
@@ -82,7 +76,7 @@ def test_at_shift_end_the_login_ends_and_the_console_is_told_and_closed(api: Api
 def test_a_forced_logout_closes_the_agents_console(api: Api) -> None:
     headers = {"Authorization": f"Bearer {api.token('agent')}"}
     with api.client.websocket_connect("/ws/agent", headers=headers) as ws:
-        _wait_connected(api, "AG1")
+        wait_connected(api, "AG1")
         forced = api.request("team_lead", "POST", "/sessions/AG1/force-logout")
         assert forced.status_code == 200, forced.text
         assert ws.receive_json() == {"type": "signed_out", "reason": "forced"}
@@ -97,7 +91,7 @@ def test_a_connected_console_keeps_its_login_from_expiring(api: Api, monkeypatch
     before = api.run(_open_session, api.state, "AG1")
     assert before is not None
     with api.client.websocket_connect("/ws/agent", headers=headers):
-        _wait_connected(api, "AG1")
+        wait_connected(api, "AG1")
         deadline = datetime.now() + timedelta(seconds=5)
         while True:
             now = api.run(_open_session, api.state, "AG1")

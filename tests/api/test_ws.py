@@ -15,7 +15,7 @@ from api.ws import ConsoleHub, console_of
 from dialer.models import Campaign
 from dialer.runner import PreviewLead
 from flows import FlowRun
-from tests.api.conftest import PHONE, Api
+from tests.api.conftest import PHONE, Api, wait_connected
 from waihu.pii import mask
 
 
@@ -42,18 +42,10 @@ def _start_call(api: Api, work_id: str) -> tuple[Future[str | None], FlowRun]:
     return portal.start_task_soon(_call_and_wrap_up, hub, call, run), run
 
 
-def _wait_connected(api: Api, work_id: str) -> None:
-    hub = console_of(api.state)
-    deadline = time.monotonic() + 5
-    while not hub.connected(work_id):
-        assert time.monotonic() < deadline, "the console never connected"
-        time.sleep(0.01)
-
-
 def test_pop_choice_next_step_and_a_dropped_socket_mid_call(api: Api) -> None:
     headers = {"Authorization": f"Bearer {api.token('agent')}"}
     with api.client.websocket_connect("/ws/agent", headers=headers) as ws:
-        _wait_connected(api, "AG1")
+        wait_connected(api, "AG1")
         started = time.perf_counter()
         done, run = _start_call(api, "AG1")
         pop = ws.receive_json()
@@ -146,7 +138,7 @@ def test_the_pop_carries_the_script_aids_the_checkpoints_and_the_wrap_up_limit(a
     headers = {"Authorization": f"Bearer {api.token('agent')}"}
     limit = api.run(_wrap_up_limit_of, api.state, api.seed.campaign_a)
     with api.client.websocket_connect("/ws/agent", headers=headers) as ws:
-        _wait_connected(api, "AG1")
+        wait_connected(api, "AG1")
         done, run = _start_call_of(api, "AG1", "ws-aids", wrap_up_limit=limit)
         pop = ws.receive_json()
         assert pop["type"] == "call.pop"
@@ -224,7 +216,7 @@ def test_the_pop_carries_the_script_aids_the_checkpoints_and_the_wrap_up_limit(a
 def test_a_late_message_for_another_call_or_before_the_pop_never_acts_on_this_call(api: Api) -> None:
     headers = {"Authorization": f"Bearer {api.token('agent')}"}
     with api.client.websocket_connect("/ws/agent", headers=headers) as ws:
-        _wait_connected(api, "AG1")
+        wait_connected(api, "AG1")
         ws.send_json({"type": "choose", "option": 1})  # pressed while idle: forgotten when the call pops
         ws.send_json({"type": "ready"})
         time.sleep(0.2)
@@ -246,7 +238,7 @@ def test_a_late_message_for_another_call_or_before_the_pop_never_acts_on_this_ca
 def test_a_reconnect_in_wrap_up_resumes_the_wrap_up(api: Api) -> None:
     headers = {"Authorization": f"Bearer {api.token('agent')}"}
     with api.client.websocket_connect("/ws/agent", headers=headers) as ws:
-        _wait_connected(api, "AG1")
+        wait_connected(api, "AG1")
         done, _ = _start_call_of(api, "AG1", "ws-wrap")
         assert ws.receive_json()["type"] == "call.pop"
         ws.send_json({"type": "choose", "option": 1})
@@ -266,7 +258,7 @@ def test_preview_shows_the_masked_lead_again_after_a_reconnect_and_takes_the_ans
     hub = console_of(api.state)
     lead = PreviewLead(lead_id=41, phone_masked="138****5678", variables={"phone": "138****5678", "city": "无锡"})
     with api.client.websocket_connect("/ws/agent", headers=headers) as ws:
-        _wait_connected(api, "AG1")
+        wait_connected(api, "AG1")
         portal = api.client.portal
         assert portal is not None
         decision = portal.start_task_soon(hub.preview, SimpleNamespace(work_id="AG1"), lead)

@@ -18,7 +18,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import threading
 import time
 import urllib.request
@@ -37,6 +36,7 @@ from dialer.backends.sim import SimProfile
 from dialer.campaigns import create_campaign
 from dialer.leads import import_leads
 from tests.api.conftest import FAST_HASHER, PASSWORD, _new_user
+from tests.conftest import free_port
 from waihu.db import create_engine, utcnow
 from waihu.migrate import upgrade
 from waihu.settings import Settings, load_settings
@@ -110,12 +110,6 @@ class Live:
         if os.environ.get("WAIHU_SCREENSHOTS") == "1":
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.shots / name, SCREENSHOTS / name)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _seed(settings: Settings, tmp: Path) -> dict[str, int]:
@@ -192,7 +186,7 @@ def serve_live(
         dialer_options={"customers": CUSTOMERS, "tick": 0.1, "record": False, "seed": 8, **(dialer or {})},
         on_start=on_start,
     )
-    port = _free_port()
+    port = free_port()
     server = _Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets-sansio", lifespan="on")
     )
