@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Final
 
@@ -27,7 +27,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agents.models import User, Vendor
+from agents.models import AttendanceRecord, User, Vendor
 from api.demo import LEAD_COLUMNS, write_leads
 from api.deps import AppState
 from api.dialing import dialers_of
@@ -54,6 +54,11 @@ PEOPLE: Final = (
     ("AD01", "admin", "管理员 admin (the client)"),
 )
 BOTS: Final = ("D001", "D002", "D003", "D004", "D005")
+#: the work IDs that log in by hand get a shift, so the attendance report has a scheduled day to count
+SHIFT_FOR: Final = ("A1001", "T1001")
+#: the shift starts this long after the demo, so logging in at once is on time, and lasts a working day
+SHIFT_LEAD: Final = timedelta(minutes=5)
+SHIFT_LENGTH: Final = timedelta(hours=8)
 ALL_DAY: Final = [["00:00", "23:59"]]
 SAFE_HARBOR: Final = "您好，这里是无锡移动，稍后将再与您联系，如有需要请致电10086。"
 
@@ -62,6 +67,8 @@ SAFE_HARBOR: Final = "您好，这里是无锡移动，稍后将再与您联系�
 class DemoSeed:
     passwords: dict[str, str]
     campaigns: dict[str, int]
+    #: the human agents' shift (UTC instants) seeded for today, so attendance has a scheduled day to count
+    shift: tuple[datetime, datetime] | None = None
 
 
 def _password() -> str:
@@ -104,6 +111,29 @@ async def _people(
         return vendor.id, passwords
 
 
+async def _shift(factory: async_sessionmaker[AsyncSession], now: datetime) -> tuple[datetime, datetime]:
+    """Today's shift for the hand-driven agents, replacing a demo shift of an earlier run not over yet.
+
+    Attendance counts scheduled days only (第十七条): without a shift the demo's report shows 0 days.
+    """
+    start = now.replace(second=0, microsecond=0) + SHIFT_LEAD
+    end = start + SHIFT_LENGTH
+    async with factory() as session, session.begin():
+        earlier = await session.scalars(
+            select(AttendanceRecord).where(
+                AttendanceRecord.kind == "shift",
+                AttendanceRecord.source == "demo",
+                AttendanceRecord.work_id.in_(SHIFT_FOR),
+                AttendanceRecord.end > now,
+            )
+        )
+        for row in earlier.all():
+            await session.delete(row)
+        for work_id in SHIFT_FOR:
+            session.add(AttendanceRecord(work_id=work_id, kind="shift", start=start, end=end, source="demo"))
+    return start, end
+
+
 async def seed_demo(settings: Settings, *, leads: int = 400, seed: int = 1) -> DemoSeed:
     """Migrate, seed the people and the two campaigns; earlier demo campaigns are stopped."""
     engine = engine_from_url(settings.database_url)
@@ -113,6 +143,7 @@ async def seed_demo(settings: Settings, *, leads: int = 400, seed: int = 1) -> D
         audit = AuditLog(vault.audit_key)
         factory = session_factory(engine)
         vendor_id, passwords = await _people(factory, vault, PasswordHasher())
+        shift = await _shift(factory, utcnow())
         registry = FlowRegistry([PACKAGE_SCRIPTS, *settings.flows_dirs])
         stamp = datetime.now(UTC).strftime("%m%d-%H%M%S")
         async with factory() as session, session.begin():
@@ -151,7 +182,7 @@ async def seed_demo(settings: Settings, *, leads: int = 400, seed: int = 1) -> D
             await import_leads(factory, vault, campaigns[key], path, region=settings.default_region, workers=0)
             async with factory() as session, session.begin():
                 await set_state(session, audit, campaigns[key], "running", actor="demo")
-        return DemoSeed(passwords, campaigns)
+        return DemoSeed(passwords, campaigns, shift)
     finally:
         await engine.dispose()
 
@@ -164,7 +195,7 @@ async def bots_ready(state: AppState) -> None:
         await pool.agent_state(work_id, "ready")
 
 
-def _banner(console: Console, host: str, port: int, seeded: DemoSeed) -> None:
+def _banner(console: Console, host: str, port: int, seeded: DemoSeed, zone: tzinfo) -> None:
     base = f"http://{host}:{port}"
     console.print(f"\n[bold]Waihu 外呼 demo[/bold] on {base}  (SQLite, simulated customers; Ctrl-C stops it)\n")
     pages = Table(show_header=False, box=None)
@@ -187,8 +218,15 @@ def _banner(console: Console, host: str, port: int, seeded: DemoSeed) -> None:
     console.print(
         "Log in as [bold]A1001[/bold], press [bold]示闲[/bold] (ready): a simulated customer answers within seconds;"
         " keys 1–9 choose the customer's answer.\n"
-        f"Bot agents {', '.join(BOTS)} are already working campaign {seeded.campaigns['mobile']}.\n"
+        f"Bot agents {', '.join(BOTS)} are already working campaign {seeded.campaigns['mobile']}."
     )
+    if seeded.shift is not None:
+        start, end = (t.astimezone(zone).strftime("%H:%M") for t in seeded.shift)
+        console.print(
+            f"{' and '.join(SHIFT_FOR)} are on shift today {start}–{end} (site time): the attendance report"
+            " (/desk, 报表 → 考勤与扣款) counts the day, a late login and an early logout."
+        )
+    console.print()
 
 
 #: seconds between two progress lines while the demo serves
@@ -260,7 +298,7 @@ async def serve_demo(
 
     async def on_start(state: AppState) -> None:
         await bots_ready(state)
-        _banner(console, host, port, seeded)
+        _banner(console, host, port, seeded, settings.zone)
         stopper.append(asyncio.create_task(watch_progress(state, console, seeded.campaigns, latest)))
         if seconds is not None:
             stopper.append(asyncio.create_task(stop_later(seconds)))

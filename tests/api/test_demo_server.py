@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.demo_server import BOTS, PEOPLE, bots_ready, seed_demo
+from api.demo_server import BOTS, PEOPLE, SHIFT_FOR, SHIFT_LENGTH, bots_ready, seed_demo
 from api.dialing import dialers_of
 from tests.conftest import free_port
 from waihu.cli import main
@@ -85,3 +85,31 @@ def test_waihu_demo_prints_live_progress_and_a_summary_at_the_end(
     for column in ("calls", "answered", "abandoned", "abandon rate", "outcomes"):
         assert column in summary
     assert "mobile #" in summary
+
+
+def test_the_demo_schedules_todays_shift_so_attendance_counts_the_day(demo_settings: Settings) -> None:
+    app = create_app(demo_settings)
+    with TestClient(app) as client:
+        portal = client.portal
+        assert portal is not None
+        portal.call(functools.partial(seed_demo, demo_settings, leads=5))
+        seeded = portal.call(functools.partial(seed_demo, demo_settings, leads=5))  # a second run replaces it
+        assert seeded.shift is not None
+        start, end = seeded.shift
+        assert end - start == SHIFT_LENGTH
+        tokens = {}
+        for work_id in ("A1001", "TL01"):
+            answer = client.post("/auth/login", json={"work_id": work_id, "password": seeded.passwords[work_id]})
+            assert answer.status_code == 200, answer.text
+            tokens[work_id] = answer.json()["token"]
+        month = start.astimezone(demo_settings.zone).strftime("%Y-%m")
+        report = client.get(
+            "/attendance/report", params={"month": month}, headers={"Authorization": f"Bearer {tokens['TL01']}"}
+        )
+        assert report.status_code == 200, report.text
+        rows = {row["work_id"]: row for row in report.json()}
+        for work_id in SHIFT_FOR:
+            assert rows[work_id]["working_days"] == 1, rows[work_id]  # one shift, not one per demo run
+        # A1001 logged in before the shift began: on time, no absence
+        assert rows["A1001"]["late_early_count"] == 0, rows["A1001"]
+        assert rows["A1001"]["absence_days"] == 0, rows["A1001"]
