@@ -31,6 +31,7 @@ __all__ = [
     "create_issue_list",
     "get_issue_list",
     "issue_list_items",
+    "items_of_lists",
     "list_issue_lists",
 ]
 
@@ -59,22 +60,38 @@ async def get_issue_list(session: AsyncSession, list_id: int, *, for_update: boo
 
 
 async def issue_list_items(session: AsyncSession, list_id: int) -> list[tuple[IssueListItem, Asset]]:
+    return (await items_of_lists(session, [list_id])).get(list_id, [])
+
+
+async def items_of_lists(
+    session: AsyncSession, list_ids: Sequence[int]
+) -> dict[int, list[tuple[IssueListItem, Asset]]]:
+    """The items of several issue lists in one query, by list id (each list's items by asset tag)."""
+    found: dict[int, list[tuple[IssueListItem, Asset]]] = {}
+    if not list_ids:
+        return found
     rows = await session.execute(
         select(IssueListItem, Asset)
         .join(Asset, Asset.id == IssueListItem.asset_id)
-        .where(IssueListItem.list_id == list_id)
-        .order_by(Asset.tag)
+        .where(IssueListItem.list_id.in_(list_ids))
+        .order_by(IssueListItem.list_id, Asset.tag)
     )
-    return [(item, asset) for item, asset in rows.all()]
+    for item, asset in rows.all():
+        found.setdefault(item.list_id, []).append((item, asset))
+    return found
 
 
-async def list_issue_lists(session: AsyncSession, actor: Actor, *, vendor_id: int | None = None) -> list[IssueList]:
+async def list_issue_lists(
+    session: AsyncSession, actor: Actor, *, vendor_id: int | None = None, status: str | None = None
+) -> list[IssueList]:
     if actor.role != Role.ADMIN:
         vendor_id = actor.vendor_id
     require(actor, "asset.view", vendor_id=vendor_id)
     stmt = select(IssueList).order_by(IssueList.created_at.desc(), IssueList.id.desc())
     if vendor_id is not None:
         stmt = stmt.where(IssueList.vendor_id == vendor_id)
+    if status is not None:
+        stmt = stmt.where(IssueList.status == status)
     return list((await session.execute(stmt)).scalars())
 
 

@@ -24,6 +24,7 @@ from agents.assets.issuing import (
     confirm_issue_list,
     create_issue_list,
     issue_list_items,
+    items_of_lists,
     list_issue_lists,
 )
 from agents.assets.offboarding import (
@@ -50,6 +51,7 @@ from agents.models import (
     Inspection,
     InspectionItem,
     IssueList,
+    IssueListItem,
     Seat,
     User,
 )
@@ -228,7 +230,10 @@ async def _moved(caller: Caller, asset_id: int, permission: str, move: AssetMove
 
 
 async def _issue_list_out(caller: Caller, issue_list: IssueList) -> IssueListOut:
-    items = await issue_list_items(caller.session, issue_list.id)
+    return _issue_list_json(issue_list, await issue_list_items(caller.session, issue_list.id))
+
+
+def _issue_list_json(issue_list: IssueList, items: list[tuple[IssueListItem, Asset]]) -> IssueListOut:
     return IssueListOut(
         id=issue_list.id,
         vendor_id=issue_list.vendor_id,
@@ -503,8 +508,9 @@ async def get_issue_lists(
 ) -> list[IssueListOut]:
     """Issue lists of the vendor (admins: all, or one vendor's), newest first, with their items."""
     vendor = _own_vendor_filter(caller, "asset.view", vendor_id)
-    lists = await list_issue_lists(caller.session, caller.user, vendor_id=vendor)
-    return [await _issue_list_out(caller, li) for li in lists if status is None or li.status == status]
+    lists = await list_issue_lists(caller.session, caller.user, vendor_id=vendor, status=status)
+    items = await items_of_lists(caller.session, [li.id for li in lists])
+    return [_issue_list_json(li, items.get(li.id, [])) for li in lists]
 
 
 @router.post("/issue-lists", response_model=IssueListOut, status_code=201)

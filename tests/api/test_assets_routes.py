@@ -232,6 +232,26 @@ def test_scrap_from_stock_and_loss_of_an_issued_asset(api: Api) -> None:
 # --- issue lists --------------------------------------------------------------------------------------
 
 
+def test_listing_issue_lists_gives_each_its_own_items_and_filters_by_status(api: Api) -> None:
+    first = [api.run(new_asset, api.state, tag) for tag in ("LS-B", "LS-A")]
+    second = [api.run(new_asset, api.state, "LS-C")]
+    ids = [
+        api.request("admin", "POST", "/issue-lists", json={"vendor_id": api.seed.vendor_a, "asset_ids": assets}).json()[
+            "id"
+        ]
+        for assets in (first, second)
+    ]
+    assert api.request("ops_manager", "POST", f"/issue-lists/{ids[1]}/confirm", json={}).status_code == 200
+    listed = api.request("team_lead", "GET", "/issue-lists")
+    assert listed.status_code == 200, listed.text
+    tags = {li["id"]: [i["tag"] for i in li["items"]] for li in listed.json()}
+    assert tags == {ids[0]: ["LS-A", "LS-B"], ids[1]: ["LS-C"]}  # newest first in the answer, items by tag
+    assert [li["id"] for li in listed.json()] == [ids[1], ids[0]]
+    confirmed = api.request("team_lead", "GET", "/issue-lists", params={"status": "confirmed"}).json()
+    assert [(li["id"], li["status"]) for li in confirmed] == [(ids[1], "confirmed")]
+    assert api.request("team_lead", "GET", "/issue-lists", params={"status": "closed"}).json() == []
+
+
 def test_the_vendor_confirms_its_list_and_returns_are_checked_against_it(api: Api) -> None:
     a = api.run(new_asset, api.state, "PC-A")
     b = api.run(new_asset, api.state, "PC-B")
