@@ -10,7 +10,8 @@ whatever the real time is.
 ``--backend asterisk`` runs the same campaign through the local Asterisk (deploy/asterisk/asterisk.sh
 start; its settings file gives AMI and the recordings directory): the leads' numbers end in the test
 customers' behaviours (answer and talk, busy, no answer, machine ...), the agents are the softphones
-started with ``waihu softphone A1001 --auto-answer`` (their script screens worked by bots), AMD is on,
+started with ``waihu softphone --work-id A1001``, which answers by default (their script screens worked by
+bots), AMD is on,
 and every recorded call is collected from Asterisk's spool into the run's recordings directory
 (0600, size and SHA-256 on its row).
 
@@ -444,7 +445,7 @@ async def _qa(
     default="sim",
     show_default=True,
     help="sim: the built-in simulator and bot agents; asterisk: the local Asterisk (deploy/asterisk/asterisk.sh "
-    "start) and the agents' softphones (waihu softphone WORK_ID --auto-answer).",
+    "start) and the agents' softphones (waihu softphone --work-id WORK_ID, which answers by default).",
 )
 @click.option(
     "--agents",
@@ -472,7 +473,7 @@ def demo(leads: int | None, seed: int, backend: str, agents: str, asterisk_env: 
         pbx = AsteriskDemo.from_env_file(asterisk_env, work_ids)
         console.print(
             f"Asterisk at {pbx.settings.host}:{pbx.settings.port}; agents {', '.join(work_ids)} "
-            "(their softphones must be registered: waihu softphone WORK_ID --auto-answer)"
+            "(their softphones must be registered: waihu softphone --work-id WORK_ID)"
         )
     count = leads if leads is not None else (12 if pbx is not None else 40)
 
