@@ -11,9 +11,8 @@ whatever the real time is.
 start; its settings file gives AMI and the recordings directory): the leads' numbers end in the test
 customers' behaviours (answer and talk, busy, no answer, machine ...), the agents are the softphones
 started with ``waihu softphone --work-id A1001``, which answers by default (their script screens worked by
-bots), AMD is on,
-and every recorded call is collected from Asterisk's spool into the run's recordings directory
-(0600, size and SHA-256 on its row).
+bots), AMD is on, and every recorded call is collected from Asterisk's spool into the run's recordings
+directory (0600, size and SHA-256 on its row).
 
 This lives in ``api`` because it wires every package together (the only package allowed to).
 """
