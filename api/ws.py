@@ -12,7 +12,12 @@ server → console
 console → server
     ``choose`` (``option``, ``values``), ``objection`` (``id``), ``tag`` (``code``: a customer type),
     ``ready`` (wrap-up done) — each with the ``call_id`` it is meant for —, ``preview`` (``lead_id``,
-    ``dial``), ``state`` (``state``: ready / paused, ``reason``).
+    ``dial``), ``state`` (``state``: ready / paused, ``reason``; without ``state``: a question, answered with
+    the agent's state as the session record holds it and the ``call_id`` on the agent's screen, or None).
+
+A console asks for the agent's state each time its socket opens: what it knew may be stale (a page loaded
+before another tab changed the state, a tab that takes the console back, a reply lost with a socket), and
+its badge shows only what the server confirmed.
 
 The hub keeps each agent's current screen, so after a dropped socket the console gets the call and the
 step again on reconnect; what the agent sent is queued per work ID and never lost with a socket. The
@@ -34,7 +39,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from agents.auth import authenticate
 from agents.models import User
 from agents.permissions import require
-from agents.sessions import set_state
+from agents.sessions import State, current_state, set_state
 from api.deps import SESSION_COOKIE, AppState
 from dialer.floor import AgentSlot
 from dialer.runner import LiveCall, PreviewLead
@@ -222,6 +227,12 @@ class ConsoleHub:
 
     def connected(self, work_id: str) -> bool:
         return work_id in self._sockets
+
+    def call_on_screen(self, work_id: str) -> str | None:
+        """The id of the call on the agent's screen (during the call and its wrap-up), or None."""
+        screen = self._screen.get(work_id)
+        call_id = screen.get("call_id") if screen is not None else None
+        return call_id if isinstance(call_id, str) else None
 
     async def received(self, work_id: str, message: dict[str, Any]) -> None:
         if message.get("type") == _RUN_ENDED:
@@ -469,14 +480,16 @@ async def agent_console(socket: WebSocket) -> None:
     await hub.attach(work_id, socket)
     hooks = floor_hooks(state)
     if hooks is not None:
-        await hooks.console_back(work_id)
+        await _floor_follows_record(state, hooks, work_id)
     keeper = asyncio.create_task(_keep_alive(state, socket, token, work_id), name=f"console-login-{work_id}")
     try:
         while True:
             message = await socket.receive_json()
             if not isinstance(message, dict):
                 continue
-            if message.get("type") == "state":
+            if message.get("type") == "state" and "state" not in message:
+                await _tell_state(state, socket, work_id)
+            elif message.get("type") == "state":
                 await _change_state(state, socket, work_id, message)
             else:
                 await hub.received(work_id, message)
@@ -489,6 +502,37 @@ async def agent_console(socket: WebSocket) -> None:
         hub.detach(work_id, socket)
         if hooks is not None and not hub.connected(work_id):
             hooks.console_away(work_id)
+
+
+async def _record_of(state: AppState, work_id: str) -> tuple[State, str | None]:
+    """The agent's state and pause reason as the session record holds them (what the agent chose)."""
+    async with state.sessions() as session:
+        now = await current_state(session, work_id, now=state.now())
+    return now.state, now.reason
+
+
+async def _floor_follows_record(state: AppState, hooks: FloorHooks, work_id: str) -> None:
+    """A console (re)connected: the dialer's floor takes the agent as the session record says, so the floor and
+    the console's badge agree. Ready: back on the floor (after a dropped socket, or a restart of the app);
+    paused: paused; just logged in (a new login after the old one ran out while the agent was ready): not on
+    any floor until the agent says ready."""
+    record, _ = await _record_of(state, work_id)
+    if record is State.READY:
+        await hooks.console_back(work_id)
+        await hooks.agent_state(work_id, State.READY.value)
+    elif record is State.PAUSED:
+        await hooks.agent_state(work_id, State.PAUSED.value)
+    elif record is State.LOGGED_IN:
+        hooks.agent_left(work_id)
+    else:
+        await hooks.console_back(work_id)
+
+
+async def _tell_state(state: AppState, socket: WebSocket, work_id: str) -> None:
+    """Answer a console's question: the agent's state from the session record, and the call on its screen."""
+    record, reason = await _record_of(state, work_id)
+    call_id = console_of(state).call_on_screen(work_id)
+    await socket.send_json({"type": "state", "state": record.value, "reason": reason, "call_id": call_id})
 
 
 async def _change_state(state: AppState, socket: WebSocket, work_id: str, message: dict[str, Any]) -> None:

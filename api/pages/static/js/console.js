@@ -19,12 +19,14 @@ const PICK_KEYS = "123456789abcdefghijklmnpqrsuvwxyz"; // O and T stay free for 
 let socket = null;
 let signedOut = null; // why the server ended this login (its signed_out message)
 let retries = 0;
+// The agent's own state (logged_in / ready / paused, with the pause reason) as the server last confirmed it: the
+// session record when the page loaded, then each "state" message. The console never guesses it: a pause chosen
+// during a call shows as 通话后示忙 and applies when the call is over; after wrap-up the badge shows this state.
 let agent = { state: config.state, reason: config.reason };
 let view = "idle";
 let call = null; // the call on screen
 let preview = null; // the lead offered in preview mode
 let wrapTimer = null;
-let afterCall = null; // the pause reason chosen during a call or preview, applied when it is over
 
 // -- the socket ---------------------------------------------------------------------------------
 
@@ -35,6 +37,9 @@ function connect() {
   socket.addEventListener("open", () => {
     retries = 0;
     setLink("up");
+    // what this page knows of the agent's state may be stale (loaded before another tab changed it, replies
+    // lost with a socket): ask; the answer also says whether the call on screen is still there
+    send({ type: "state" });
   });
   socket.addEventListener("message", (event) => {
     let message;
@@ -117,9 +122,14 @@ function handle(message) {
       showPreview(message.lead);
       break;
     case "state":
-      // 示忙 chosen during a call or a preview: the dialer pauses the agent when it is over
-      afterCall = message.state === "paused" && view !== "idle" ? message.reason || "" : null;
+      // 示忙 chosen during a call or a preview: the dialer pauses the agent when it is over (the badge says so)
       setAgentState(message.state, message.reason);
+      // the answer to this page's question on (re)connect: no call on the agent's screen any more (its
+      // wrap_up.done was lost with the socket, or the server restarted) means the call on this page is over
+      if ("call_id" in message && message.call_id === null && call) {
+        closeDialogs();
+        finishWrapUp();
+      }
       break;
     case "error":
       onError(message);
@@ -149,12 +159,27 @@ function onError(message) {
 // -- agent state ----------------------------------------------------------------------------------
 
 function setAgentState(state, reason) {
-  agent = { state, reason };
-  const el = $("#agent-state");
-  el.dataset.state = state;
-  const later = state === "paused" && view !== "idle" ? "通话后" : ""; // the dialer pauses the agent after this call
-  el.textContent = state === "paused" && reason ? `${later}示忙（${reason}）` : STATE_TEXT[state] || state;
+  agent = { state, reason: reason || null };
+  renderState();
   if (view === "idle") renderIdle();
+}
+
+/** The badge: the call's state while one is on screen, else the agent's own state as the server confirmed it. */
+function renderState() {
+  const el = $("#agent-state");
+  const busy = view !== "idle"; // a call, its wrap-up or a preview
+  let state = agent.state;
+  let text;
+  if (state === "paused") {
+    // during a call or a preview the dialer pauses the agent after it
+    text = agent.reason ? `${busy ? "通话后" : ""}示忙（${agent.reason}）` : STATE_TEXT.paused;
+  } else {
+    if (view === "call") state = "on_call";
+    else if (view === "wrapup") state = "wrap_up";
+    text = STATE_TEXT[state] || state;
+  }
+  el.dataset.state = state;
+  el.textContent = text;
 }
 
 function renderIdle() {
@@ -176,11 +201,7 @@ function show(next) {
   const onCall = next === "call" || next === "wrapup" || next === "preview";
   $("#btn-ready").disabled = onCall;
   $("#btn-logout").disabled = onCall;
-  if (next === "idle" && afterCall !== null) {
-    const reason = afterCall; // the call is over: the pause asked for during it now shows as it is
-    afterCall = null;
-    setAgentState("paused", reason);
-  }
+  renderState(); // the badge follows the view: after a call, a pause asked for during it shows as it is
   if (next === "idle") renderIdle();
 }
 
@@ -235,7 +256,6 @@ function popCall(message) {
     outcome: message.outcome || null,
     locked: false,
   };
-  setAgentState("on_call", null);
   fill($("#lead-phone"), call.phone || "—");
   fill(
     $("#lead-vars"),
@@ -416,7 +436,6 @@ function endCall(outcome, checkpoints) {
   fill($("#outcome"), outcome ? outcomeLabel(outcome) : "客户已挂机（未选结果）");
   fill($("#countdown"), "--");
   $("#btn-done").disabled = true;
-  setAgentState("wrap_up", null);
   show("wrapup");
   renderGolden();
 }
@@ -453,8 +472,7 @@ function finishWrapUp() {
   clearInterval(wrapTimer);
   wrapTimer = null;
   call = null;
-  if (afterCall === null) setAgentState("ready", null);
-  show("idle");
+  show("idle"); // the badge shows the agent's state as the server confirmed it: no guess after the call
 }
 
 // -- dialogs ----------------------------------------------------------------------------------------
