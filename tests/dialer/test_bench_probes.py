@@ -48,3 +48,22 @@ def test_a_probe_that_changes_the_limit_changes_the_run(config: Config) -> None:
     baseline = run(config)
     assert cautious["calls"] != baseline["calls"]
     assert cautious["abandoned"] <= baseline["abandoned"]
+
+
+def test_ringcut_that_never_cuts_is_the_predictive_pacer(config: Config) -> None:
+    result = probe_run(config, "ringcut", cut_risk=1.0)
+    assert (result["cuts"], result["imputed"]) == (0, 0)
+    baseline = _without_timings(run(config))
+    assert {k: result[k] for k in baseline} == baseline
+
+
+def test_ringcut_cuts_only_calls_that_rang_long_enough_and_counts_the_contacts_lost(config: Config) -> None:
+    result = probe_run(config, "ringcut", min_ring=15.0, cut_risk=0.02)
+    cuts, lost = result["cuts"], result["cut_live"]
+    assert isinstance(cuts, int)
+    assert isinstance(lost, int)
+    assert cuts > 0
+    assert 0 <= lost <= cuts
+    assert result["cut_ring_mean_s"] >= 15.0  # type: ignore[operator]
+    assert result["contacts_lost_per_hour"] == round(lost / config.hours, 2)
+    assert result["imputed"] > 0  # the pacer's statistics get a stand-in for each cut call it can match
