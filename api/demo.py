@@ -55,6 +55,7 @@ from recordings import reviews
 from recordings.autochecks import CallFacts
 from recordings.calllog import CallRecord, TelephonyEvent, replay
 from recordings.models import RecordingFile
+from recordings.prompts import message_speaker
 from recordings.sheets import SheetRegistry
 from recordings.store import RecordingKeeper
 from recordings.viewer import Viewer
@@ -285,7 +286,10 @@ async def run_demo(
 
         for work_id in agents:
             floor.add(work_id, endpoint_of(work_id))
-        backend = AsteriskBackend(pbx.settings)
+        backend = AsteriskBackend(
+            pbx.settings,
+            speak=message_speaker(settings, host_dir=pbx.spool_dir, asterisk_dir=pbx.settings.recordings_dir),
+        )
         keeper = RecordingKeeper(
             factory,
             spool_dir=pbx.spool_dir,

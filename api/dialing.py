@@ -47,6 +47,7 @@ from dialer.models import CallAttempt, Campaign, CampaignAgent
 from dialer.runner import CampaignRunner, LiveCall, PreviewLead, RunnerStats
 from flows import FlowRun
 from recordings.models import RecordingFile
+from recordings.prompts import message_speaker
 from recordings.store import RecordingJob, RecordingKeeper
 from recordings.synth import lines_from_transcript, synthesize
 from waihu.settings import Settings
@@ -235,6 +236,7 @@ class DialerPool:
             ),
             clock=self.clock,
             on_state=on_state,
+            speak=message_speaker(settings),
         )
         await backend.start()
         return backend, "asterisk"

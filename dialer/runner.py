@@ -435,7 +435,7 @@ class CampaignRunner:
             details = _details(event)
             if isinstance(event, PlaybackFinished) and call.safe_harbor is not None:
                 # the words the customer was told; ``message`` is what the backend played (on Asterisk the
-                # site's recorded safe-harbor prompt stands for a written text: there is no TTS)
+                # spoken prompt of the text, or the site's recorded prompt where it has no text-to-speech)
                 details["text"] = call.safe_harbor
             call.events.append((self.wall(), type(event).__name__, details))
             before = call.lifecycle.state
@@ -495,12 +495,14 @@ class CampaignRunner:
             # every answered call is recorded, an abandoned one too: the record shows the message was played
             with contextlib.suppress(DialerError):
                 await self.backend.start_recording(call.call_id, self._recording_path(call))
-            await self.backend.play(call.call_id, message)
-            # the customer hears the whole message (company and call-back number) before the line drops
             try:
+                await self.backend.play(call.call_id, message)
+                # the customer hears the whole message (company and call-back number) before the line drops
                 await asyncio.wait_for(call.played.wait(), SAFE_HARBOR_MESSAGE_MAX)
             except TimeoutError:
                 log.warning("call %s: safe-harbor message did not finish in time", call.call_id)
+            except DialerError:  # the customer hung up before it could play; the HungUp event ends the call
+                log.info("call %s: safe-harbor message not played, the call had ended", call.call_id)
             if not call.lifecycle.ended:
                 await self.backend.hangup(call.call_id, HangupCause.ABANDONED)
             return

@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     asterisk_number_rules: list[tuple[str, str]] = []
     #: answering-machine detection (AMD()) on answered calls: a machine is hung up and counted as one
     asterisk_amd: bool = False
+    #: an abandoned customer hears the campaign's written safe-harbor message spoken (espeak-ng, sox); off, or
+    #: without those tools: the site's recorded prompt (WAIHU_SAFE_HARBOR in extensions.conf)
+    asterisk_speak_messages: bool = True
     #: where recordings land on this machine (the simulator's synthesized ones, and Asterisk's as seen from here)
     recordings_dir: Path = Path("var/recordings")
 

@@ -31,7 +31,7 @@ import logging
 import posixpath
 import random
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -234,10 +234,13 @@ class AsteriskBackend:
         *,
         clock: Clock | None = None,
         on_state: Callable[[AmiState], None] | None = None,
+        speak: Callable[[str], Awaitable[str]] | None = None,
     ) -> None:
         self.settings = settings
         self._clock: Clock = clock or RealClock()
         self._on_state = on_state
+        #: a written message -> the prompt Asterisk plays for it (text-to-speech, recordings.prompts)
+        self._speak = speak
         self._rules = [(re.compile(p), r) for p, r in settings.number_rules]
         self._calls: dict[str, _Call] = {}
         self._gone: set[str] = set()  # reconciled as ended: a channel turning up later is hung up
@@ -595,12 +598,27 @@ class AsteriskBackend:
         await self._redirect(call, "waihu-bridge", WAIHU_ENDPOINT=endpoint)
 
     async def play(self, call_id: str, message: str) -> None:
-        """Play ``message`` to the customer: Asterisk prompt names (``a&b`` plays both), or any other text
-        — a campaign's written safe-harbor message, which the site records as its safe-harbor prompt
-        (``WAIHU_SAFE_HARBOR`` in extensions.conf) — plays that prompt. ``PlaybackFinished`` follows."""
-        call = self._up(call_id)
-        prompt = message if _PROMPT.fullmatch(message) else SAFE_HARBOR
+        """Play ``message`` to the customer: Asterisk prompt names (``a&b`` plays both), or any other text —
+        a campaign's written safe-harbor message — spoken by ``speak`` (the backend's text-to-speech) when it
+        has one, else (or when speaking fails) the site's recorded safe-harbor prompt (``WAIHU_SAFE_HARBOR``
+        in extensions.conf). ``PlaybackFinished`` follows, its ``message`` the prompt that played."""
+        self._up(call_id)
+        prompt = message if _PROMPT.fullmatch(message) else await self._spoken(message)
+        call = self._up(call_id)  # again: the customer may have hung up while the message was spoken
         await self._redirect(call, "waihu-play", WAIHU_MESSAGE=prompt)
+
+    async def _spoken(self, text: str) -> str:
+        if self._speak is None:
+            return SAFE_HARBOR
+        try:
+            prompt = await self._speak(text)
+        except Exception:  # a missing espeak-ng must not leave the customer in silence: the site's prompt
+            log.exception("the message could not be spoken; playing the site's safe-harbor prompt")
+            return SAFE_HARBOR
+        if not _PROMPT.fullmatch(prompt):
+            log.error("spoken prompt %r is not a playable name; playing the site's safe-harbor prompt", prompt)
+            return SAFE_HARBOR
+        return prompt
 
     async def start_recording(self, call_id: str, path: str) -> None:
         """Record from now on; only before :meth:`bridge` (the dialplan starts MixMonitor, see the module doc).

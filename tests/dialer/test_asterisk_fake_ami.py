@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from dialer.backends.asterisk import AsteriskBackend, AsteriskSettings
+from dialer.backends.asterisk import AsteriskBackend, AsteriskSettings, _Call
+from dialer.errors import CallStateError
 from dialer.events import CallEvent, HangupCause, HungUp, Originated
 
 
@@ -137,3 +138,67 @@ async def test_an_originate_lost_with_the_connection_still_begins_with_originate
     assert isinstance(hung, HungUp)
     assert hung.cause is HangupCause.FAILED
     assert ami.originates == 1  # never sent twice
+
+
+def _answered(backend: AsteriskBackend, call_id: str) -> list[dict[str, str]]:
+    """An answered call on ``backend``, whose redirects are captured instead of sent (no AMI needed)."""
+    sent: list[dict[str, str]] = []
+
+    async def redirect(call: object, context: str, **variables: str) -> None:
+        sent.append({"context": context, **variables})
+
+    backend._calls[call_id] = _Call(amd=False, channel="PJSIP/loopback-00000001", up=True)
+    backend._redirect = redirect  # type: ignore[method-assign]
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("speak_result", "expected"),
+    [
+        ("/var/spool/asterisk/monitor/prompts/waihu-say-abc", "/var/spool/asterisk/monitor/prompts/waihu-say-abc"),
+        (RuntimeError("espeak-ng failed"), "safe-harbor"),  # never silence: the site's recorded prompt
+        ("not a prompt; rm -rf", "safe-harbor"),  # only a plain name or path goes into the dialplan
+    ],
+)
+def test_a_written_message_plays_as_spoken_by_the_backends_text_to_speech(
+    speak_result: str | Exception, expected: str
+) -> None:
+    asked: list[str] = []
+
+    async def speak(text: str) -> str:
+        asked.append(text)
+        if isinstance(speak_result, Exception):
+            raise speak_result
+        return speak_result
+
+    backend = AsteriskBackend(AsteriskSettings(), speak=speak)
+    sent = _answered(backend, "call-1")
+    text = "您好，这里是无锡移动，如有需要请致电10086。"
+    asyncio.run(backend.play("call-1", text))
+    asyncio.run(backend.play("call-1", "sorry&please-try-call-later"))  # prompt names play as they are
+    assert asked == [text]
+    assert sent == [
+        {"context": "waihu-play", "WAIHU_MESSAGE": expected},
+        {"context": "waihu-play", "WAIHU_MESSAGE": "sorry&please-try-call-later"},
+    ]
+
+
+def test_without_text_to_speech_a_written_message_plays_the_sites_prompt() -> None:
+    backend = AsteriskBackend(AsteriskSettings())
+    sent = _answered(backend, "call-1")
+    asyncio.run(backend.play("call-1", "您好，这里是无锡移动。"))
+    assert sent == [{"context": "waihu-play", "WAIHU_MESSAGE": "safe-harbor"}]
+
+
+def test_a_customer_gone_while_the_message_was_spoken_is_not_redirected() -> None:
+    backend: AsteriskBackend
+
+    async def speak(text: str) -> str:
+        backend._calls["call-1"].up = False  # hung up meanwhile
+        return "/var/spool/asterisk/monitor/prompts/waihu-say-abc"
+
+    backend = AsteriskBackend(AsteriskSettings(), speak=speak)
+    sent = _answered(backend, "call-1")
+    with pytest.raises(CallStateError):
+        asyncio.run(backend.play("call-1", "您好。"))
+    assert sent == []

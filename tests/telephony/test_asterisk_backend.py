@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+import time
 import uuid
+import wave
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +31,7 @@ from dialer.events import (
     RecordingStopped,
     Ringing,
 )
+from recordings.prompts import SpokenPrompts
 from tests.telephony.helpers import AsteriskEnv, until_recorded
 
 
@@ -233,6 +236,55 @@ async def test_given_a_written_safe_harbor_message_when_played_then_the_sites_sa
 
     assert isinstance(played, PlaybackFinished)
     assert played.message == "safe-harbor"
+
+
+async def test_given_text_to_speech_when_a_written_message_is_played_then_asterisk_plays_the_spoken_file(
+    asterisk: AsteriskEnv,
+) -> None:
+    """The campaign's own words: the message is spoken into Asterisk's recordings directory, and Asterisk
+    finds and plays it (a prompt it cannot play would fall back to the site's, reported as safe-harbor)."""
+    prompts = SpokenPrompts(asterisk.recordings, asterisk.monitor_dir)
+    message = "您好，这里是无锡移动，稍后将再与您联系，如有需要请致电10086。"
+    ami = AsteriskBackend(settings_of(asterisk), speak=prompts.prompt)
+    await ami.start()
+    recorder = Recorder()
+    consumer = asyncio.get_running_loop().create_task(recorder.consume(ami))
+    try:
+        call_id = new_call_id()
+        await ami.originate(call_id, "10020")
+        await recorder.wait(call_id, Answered)
+        started = time.monotonic()
+        await ami.play(call_id, message)
+        played = await recorder.wait(call_id, PlaybackFinished)
+        took = time.monotonic() - started
+        await ami.hangup(call_id, HangupCause.ABANDONED)
+        await recorder.wait(call_id, HungUp)
+    finally:
+        await ami.aclose()
+        await asyncio.wait_for(consumer, 5)
+
+    assert isinstance(played, PlaybackFinished)
+    assert played.message == await prompts.prompt(message)
+    with wave.open(str(prompts.file_of(message))) as w:
+        seconds = w.getnframes() / w.getframerate()
+    assert seconds - 0.5 <= took <= seconds + 3.0  # the whole message played, not the site's 3 s prompt
+
+
+async def test_given_a_prompt_asterisk_cannot_find_when_played_then_the_sites_prompt_plays_instead(
+    backend: tuple[AsteriskBackend, Recorder],
+) -> None:
+    ami, recorder = backend
+    call_id = new_call_id()
+
+    await ami.originate(call_id, "10020")
+    await recorder.wait(call_id, Answered)
+    await ami.play(call_id, "/var/spool/asterisk/monitor/prompts/waihu-say-missing")
+    played = await recorder.wait(call_id, PlaybackFinished)
+    await ami.hangup(call_id, HangupCause.ABANDONED)
+    await recorder.wait(call_id, HungUp)
+
+    assert isinstance(played, PlaybackFinished)
+    assert played.message == "safe-harbor"  # never silence
 
 
 async def test_given_calls_in_progress_when_misused_then_typed_errors(

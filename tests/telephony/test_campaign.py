@@ -38,6 +38,7 @@ from dialer.models import CallAttempt, CallEventRow, Campaign, Lead
 from dialer.pacing import PacingSnapshot
 from dialer.runner import CampaignRunner, LiveCall
 from recordings.models import RecordingFile
+from recordings.prompts import SpokenPrompts
 from recordings.store import RecordingKeeper
 from tests.dialer.factories import T0, World, add_leads, make_campaign, make_world
 from tests.telephony.conftest import pbx_command
@@ -113,8 +114,13 @@ class CountingBackend(AsteriskBackend):
     """The real backend, counting the originates the runner asks for (per number) and the channels
     Asterisk reports created (Newchannel events, per Uniqueid: our call id)."""
 
-    def __init__(self, settings: AsteriskSettings, on_state: Callable[[AmiState], None] | None = None) -> None:
-        super().__init__(settings, on_state=on_state)
+    def __init__(
+        self,
+        settings: AsteriskSettings,
+        on_state: Callable[[AmiState], None] | None = None,
+        speak: Callable[[str], Awaitable[str]] | None = None,
+    ) -> None:
+        super().__init__(settings, on_state=on_state, speak=speak)
         self.dialed: Counter[str] = Counter()
         self.channels_created: Counter[str] = Counter()
 
@@ -129,7 +135,10 @@ class CountingBackend(AsteriskBackend):
 
 
 def backend_for(
-    env: AsteriskEnv, on_state: Callable[[AmiState], None] | None = None, **overrides: object
+    env: AsteriskEnv,
+    on_state: Callable[[AmiState], None] | None = None,
+    speak: Callable[[str], Awaitable[str]] | None = None,
+    **overrides: object,
 ) -> CountingBackend:
     settings = AsteriskSettings(
         host=env.ami_host,
@@ -140,7 +149,7 @@ def backend_for(
         recordings_dir=env.monitor_dir,
         number_rules=RULES,
     )
-    return CountingBackend(dataclasses.replace(settings, **overrides), on_state)  # type: ignore[arg-type]
+    return CountingBackend(dataclasses.replace(settings, **overrides), on_state, speak)  # type: ignore[arg-type]
 
 
 def runner_for(
@@ -436,8 +445,9 @@ async def test_given_no_free_agent_when_customers_answer_then_they_hear_the_safe
 ) -> None:
     """One agent, three customers answering at once: the first is bridged, the two others wait the 2 s
     safe-harbor limit and are abandoned. Each listening customer (``9RRTT``: Asterisk records what that
-    customer's own channel receives) heard the message, and the dialer's recording of the call has it."""
-    numbers = ["10006", "90108", "90208"]
+    customer's own channel receives) heard the campaign's message, spoken (espeak-ng) with its company and
+    call-back number, and the dialer's recording of the call has it."""
+    numbers = ["10006", "90120", "90220"]
     for number in numbers:
         (asterisk.recordings / f"heard-{number}.wav").unlink(missing_ok=True)
     world = await make_world(sqlite_engine)
@@ -448,7 +458,8 @@ async def test_given_no_free_agent_when_customers_answer_then_they_hear_the_safe
     await phone.until(lambda p: p.registered, within=5)
     floor = Floor(clock)
     floor.add("A1", "agent1001")
-    backend = backend_for(asterisk)
+    prompts = SpokenPrompts(asterisk.recordings, asterisk.monitor_dir)
+    backend = backend_for(asterisk, speak=prompts.prompt)
     keeper = keeper_for(world, asterisk, tmp_path / "recordings")
     slow_agent = BotProfile(seconds_per_screen=(4.0, 5.0), wrap_up_seconds=(0.1, 0.2), objection_chance=0.0)
     await backend.start()
@@ -475,7 +486,10 @@ async def test_given_no_free_agent_when_customers_answer_then_they_hear_the_safe
     assert stats.abandoned == 2
     assert by_number["10006"].result == "answered"
     assert by_number["10006"].work_id == "A1"
-    for number in ("90108", "90208"):
+    spoken = prompts.file_of(runner.safe_harbor)
+    message_seconds = audible_seconds(spoken)
+    assert message_seconds > 3.0  # a sentence: the company and the call-back number
+    for number in ("90120", "90220"):
         attempt = by_number[number]
         assert attempt.result == "abandoned", (number, attempt.result)
         assert attempt.abandoned
@@ -484,12 +498,14 @@ async def test_given_no_free_agent_when_customers_answer_then_they_hear_the_safe
             rows = (await session.scalars(select(CallEventRow).where(CallEventRow.call_id == attempt.call_id))).all()
         kinds = [row.kind for row in rows]
         assert kinds.index("Answered") < kinds.index("RecordingStarted") < kinds.index("PlaybackFinished")
-        assert [row.details.get("message") for row in rows if row.kind == "PlaybackFinished"] == ["safe-harbor"]
-        # The customer's side: Asterisk recorded what the customer's channel received — the prompt
-        # "sorry" + "please-try-call-later" (3.4 s of speech), nothing else was sent to them.
+        finished = [row.details for row in rows if row.kind == "PlaybackFinished"]
+        assert [d.get("message") for d in finished] == [await prompts.prompt(runner.safe_harbor)]
+        assert [d.get("text") for d in finished] == [runner.safe_harbor]
+        # The customer's side: Asterisk recorded what the customer's channel received — the spoken
+        # message, whole, and nothing else was sent to them.
         heard = asterisk.recordings / f"heard-{number}.wav"
         await until_recorded(heard, within=5)
-        assert 2.0 <= audible_seconds(heard) <= 4.0, (number, audible_seconds(heard))
+        assert message_seconds - 1.0 <= audible_seconds(heard) <= message_seconds + 0.5, (number, message_seconds)
         # The dialer's side: the abandoned call was recorded too, message included.
         row = await check_stored_recording(world, asterisk, attempt, tmp_path / "recordings")
-        assert 2.0 <= audible_seconds(Path(row.path)) <= 4.0
+        assert message_seconds - 1.0 <= audible_seconds(Path(row.path)) <= message_seconds + 0.5
