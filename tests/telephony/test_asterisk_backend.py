@@ -220,19 +220,28 @@ async def test_given_no_free_agent_when_the_dialer_plays_the_safe_harbor_message
     assert hung_up.cause is HangupCause.ABANDONED
 
 
+async def play_to_an_answered_call(ami: AsteriskBackend, recorder: Recorder, message: str) -> tuple[CallEvent, float]:
+    """A customer answers, ``message`` plays to them, then the dialer hangs up: the PlaybackFinished event and
+    the seconds from ``play`` to it."""
+    call_id = new_call_id()
+    await ami.originate(call_id, "10020")
+    await recorder.wait(call_id, Answered)
+    started = time.monotonic()
+    await ami.play(call_id, message)
+    played = await recorder.wait(call_id, PlaybackFinished)
+    took = time.monotonic() - started
+    await ami.hangup(call_id, HangupCause.ABANDONED)
+    await recorder.wait(call_id, HungUp)
+    return played, took
+
+
 async def test_given_a_written_safe_harbor_message_when_played_then_the_sites_safe_harbor_prompt_plays(
     backend: tuple[AsteriskBackend, Recorder],
 ) -> None:
     """A campaign's safe-harbor text is no prompt name: Asterisk plays the site's recorded prompt for it."""
-    ami, recorder = backend
-    call_id = new_call_id()
-
-    await ami.originate(call_id, "10020")
-    await recorder.wait(call_id, Answered)
-    await ami.play(call_id, "您好，这里是无锡移动，稍后将再与您联系，如有需要请致电10086。")
-    played = await recorder.wait(call_id, PlaybackFinished)
-    await ami.hangup(call_id, HangupCause.ABANDONED)
-    await recorder.wait(call_id, HungUp)
+    played, _ = await play_to_an_answered_call(
+        *backend, "您好，这里是无锡移动，稍后将再与您联系，如有需要请致电10086。"
+    )
 
     assert isinstance(played, PlaybackFinished)
     assert played.message == "safe-harbor"
@@ -250,15 +259,7 @@ async def test_given_text_to_speech_when_a_written_message_is_played_then_asteri
     recorder = Recorder()
     consumer = asyncio.get_running_loop().create_task(recorder.consume(ami))
     try:
-        call_id = new_call_id()
-        await ami.originate(call_id, "10020")
-        await recorder.wait(call_id, Answered)
-        started = time.monotonic()
-        await ami.play(call_id, message)
-        played = await recorder.wait(call_id, PlaybackFinished)
-        took = time.monotonic() - started
-        await ami.hangup(call_id, HangupCause.ABANDONED)
-        await recorder.wait(call_id, HungUp)
+        played, took = await play_to_an_answered_call(ami, recorder, message)
     finally:
         await ami.aclose()
         await asyncio.wait_for(consumer, 5)
@@ -273,15 +274,7 @@ async def test_given_text_to_speech_when_a_written_message_is_played_then_asteri
 async def test_given_a_prompt_asterisk_cannot_find_when_played_then_the_sites_prompt_plays_instead(
     backend: tuple[AsteriskBackend, Recorder],
 ) -> None:
-    ami, recorder = backend
-    call_id = new_call_id()
-
-    await ami.originate(call_id, "10020")
-    await recorder.wait(call_id, Answered)
-    await ami.play(call_id, "/var/spool/asterisk/monitor/prompts/waihu-say-missing")
-    played = await recorder.wait(call_id, PlaybackFinished)
-    await ami.hangup(call_id, HangupCause.ABANDONED)
-    await recorder.wait(call_id, HungUp)
+    played, _ = await play_to_an_answered_call(*backend, "/var/spool/asterisk/monitor/prompts/waihu-say-missing")
 
     assert isinstance(played, PlaybackFinished)
     assert played.message == "safe-harbor"  # never silence
