@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -21,8 +21,8 @@ from agents.auth import authenticate
 from agents.context import AgentsContext
 from agents.errors import SessionInvalid
 from agents.models import User
-from agents.permissions import PERMISSIONS, require
-from api.errors import CsrfFailed, NotAuthenticated
+from agents.permissions import PERMISSIONS, Role, require
+from api.errors import CsrfFailed, NotAuthenticated, ObjectNotFound
 from api.metrics import Metrics
 from flows import FlowRegistry
 from recordings.sheets import SheetRegistry
@@ -42,6 +42,7 @@ __all__ = [
     "State",
     "csrf_token_for",
     "get_state",
+    "own_vendor_object",
     "require_login",
     "require_permission",
 ]
@@ -163,3 +164,23 @@ async def require_login(request: Request, state: State, session: DbSession) -> C
 
 
 require_login.permission = None  # type: ignore[attr-defined]
+
+
+class _VendorOwned(Protocol):
+    @property
+    def vendor_id(self) -> int | None: ...
+
+
+_Owned = TypeVar("_Owned", bound=_VendorOwned)
+
+
+async def own_vendor_object(
+    caller: Caller, model: type[_Owned], object_id: int, message: str, details: Mapping[str, object] | None = None
+) -> _Owned:
+    """An object named in a request body must be the caller's vendor's (admins: any; for a vendor's staff the
+    client's own objects count as another's): else ``404 api.not_found``, as for an id that does not exist.
+    Only admins have no vendor (the users table's ``vendor_unless_admin`` check)."""
+    found = await caller.session.get(model, object_id)
+    if found is None or (caller.user.role != Role.ADMIN and found.vendor_id != caller.user.vendor_id):
+        raise ObjectNotFound(message, details=details)
+    return found

@@ -170,15 +170,20 @@ class CampaignLive:
     stop: asyncio.Event
     task: asyncio.Task[RunnerStats] | None = None
     telephony: str = "sim"
-    ami_state: AmiState | None = None
     error: str | None = None
     started_at: float = 0.0
     assigned: set[str] = field(default_factory=set)
     #: collects Asterisk's recordings into the store (None on the simulator, whose recordings are synthesized)
     keeper: RecordingKeeper | None = None
 
+    @property
+    def ami_state(self) -> AmiState | None:
+        """The backend's AMI connection state, read when asked (None: a backend without one, the simulator)."""
+        state = getattr(self.backend, "state", None)
+        return state if isinstance(state, AmiState) else None
 
-BackendFactory = Callable[[Campaign, Callable[[AmiState], None]], Awaitable[tuple[TelephonyBackend, str]]]
+
+BackendFactory = Callable[[Campaign], Awaitable[tuple[TelephonyBackend, str]]]
 
 
 class DialerPool:
@@ -219,7 +224,7 @@ class DialerPool:
 
     # -- campaigns ------------------------------------------------------------------------------
 
-    async def _backend(self, campaign: Campaign, on_state: Callable[[AmiState], None]) -> tuple[TelephonyBackend, str]:
+    async def _backend(self, campaign: Campaign) -> tuple[TelephonyBackend, str]:
         settings = self.state.settings
         if campaign.training or settings.telephony == "sim":
             return SimBackend(self.customers, seed=self.rng.randrange(2**31), clock=self.clock), "sim"
@@ -235,7 +240,6 @@ class DialerPool:
                 amd=settings.asterisk_amd,
             ),
             clock=self.clock,
-            on_state=on_state,
             speak=message_speaker(settings),
         )
         await backend.start()
@@ -257,13 +261,7 @@ class DialerPool:
                         )
                     ).all()
                 )
-            holder: dict[str, CampaignLive] = {}
-
-            def on_state(ami: AmiState) -> None:
-                if "live" in holder:
-                    holder["live"].ami_state = ami
-
-            backend, telephony = await self.backend_factory(campaign, on_state)
+            backend, telephony = await self.backend_factory(campaign)
             floor = Floor(self.clock)
             settings = self.state.settings
             directory = settings.recordings_dir
@@ -313,12 +311,10 @@ class DialerPool:
                 backend=backend,
                 stop=asyncio.Event(),
                 telephony=telephony,
-                ami_state=backend.state if isinstance(backend, AsteriskBackend) else None,
                 started_at=self.clock.now(),
                 assigned=assigned,
                 keeper=keeper,
             )
-            holder["live"] = live
             self.live[campaign_id] = live
             live.task = asyncio.create_task(runner.run(live.stop), name=f"campaign-{campaign_id}")
             live.task.add_done_callback(lambda task: self._ended(live, task))

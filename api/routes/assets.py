@@ -56,7 +56,7 @@ from agents.models import (
     User,
 )
 from agents.permissions import Role, require, require_on
-from api.deps import Caller, require_permission
+from api.deps import Caller, own_vendor_object, require_permission
 from api.errors import ApiError, ObjectNotFound
 from api.schemas.assets import (
     AssetIn,
@@ -167,13 +167,9 @@ async def _person_for(caller: Caller, work_id: str) -> User:
 async def _check_refs(caller: Caller, *, seat_id: int | None, fault_id: int | None) -> None:
     """A seat or fault report named in a body must be the caller's vendor's (admins: any): else 404."""
     if seat_id is not None:
-        seat = await caller.session.get(Seat, seat_id)
-        if seat is None or (caller.user.role != Role.ADMIN and seat.vendor_id != caller.user.vendor_id):
-            raise ObjectNotFound(f"no seat {seat_id}", details={"seat_id": seat_id})
+        await own_vendor_object(caller, Seat, seat_id, f"no seat {seat_id}", {"seat_id": seat_id})
     if fault_id is not None:
-        fault = await caller.session.get(FaultReport, fault_id)
-        if fault is None or (caller.user.role != Role.ADMIN and fault.vendor_id != caller.user.vendor_id):
-            raise ObjectNotFound(f"no fault report {fault_id}", details={"fault_id": fault_id})
+        await own_vendor_object(caller, FaultReport, fault_id, f"no fault report {fault_id}", {"fault_id": fault_id})
 
 
 def _unique(ids: Iterable[int], what: str) -> None:

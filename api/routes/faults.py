@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from agents.faults import acknowledge_fault, fix_fault, get_fault, list_faults, report_fault
 from agents.models import Asset, FaultReport
-from api.deps import Caller, require_permission
-from api.errors import ObjectNotFound
+from api.deps import Caller, own_vendor_object, require_permission
 from api.schemas.common import ERRORS, Id
 from api.schemas.people import FaultFixIn, FaultIn, FaultOut
 from waihu.pii import mask_text
@@ -51,9 +50,7 @@ async def post_fault(body: FaultIn, caller: Reporter) -> FaultOut:
     """File a fault on a seat, or on a system (no seat), naming the asset at fault if known (one of the
     reporter's vendor's assets; another's answers 404)."""
     if body.asset_id is not None:
-        asset = await caller.session.get(Asset, body.asset_id)
-        if asset is None or (caller.user.vendor_id is not None and asset.vendor_id != caller.user.vendor_id):
-            raise ObjectNotFound(f"no asset {body.asset_id}")
+        await own_vendor_object(caller, Asset, body.asset_id, f"no asset {body.asset_id}")
     report = await report_fault(
         caller.state.agents,
         caller.session,

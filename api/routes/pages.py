@@ -7,6 +7,7 @@ A page is HTML plus ES modules that call the JSON API with the session cookie an
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Final
 
@@ -46,8 +47,14 @@ _STATIC_TYPES: Final = {
 _CONFIG_SLOT: Final = "{{WAIHU_CONFIG}}"
 
 
+@functools.cache
+def _page_text(name: str) -> str:
+    """A page's HTML, read once: the files are part of the installed package."""
+    return (PAGES_DIR / name).read_text(encoding="utf-8")
+
+
 def _page(name: str, config: dict[str, Any] | None = None) -> HTMLResponse:
-    html = (PAGES_DIR / name).read_text(encoding="utf-8")
+    html = _page_text(name)
     if config is not None:
         # JSON inside <script type="application/json">: "</" must not close the element
         html = html.replace(_CONFIG_SLOT, json.dumps(config, ensure_ascii=False).replace("</", "<\\/"))

@@ -226,21 +226,27 @@ def test_a_background_upload_reports_progress_then_its_row_errors(live_api: Api)
     assert api.request("team_lead", "GET", f"/campaigns/{campaign_id}/imports/abc123").status_code == 404
 
 
+class AmiSim(SimBackend):
+    """The simulator with an AMI connection state, as an AsteriskBackend reports one (``state``)."""
+
+    state = AmiState.CONNECTING
+
+
 def test_metrics_report_the_ami_connection_of_a_live_campaign(live_api: Api) -> None:
     api = live_api
     pool = dialers_of(api.state)
-    changes: list[Callable[[AmiState], None]] = []
+    backends: list[AmiSim] = []
 
-    async def factory(campaign: Campaign, on_state: Callable[[AmiState], None]) -> tuple[TelephonyBackend, str]:
-        changes.append(on_state)  # what an AsteriskBackend calls on each connection change
-        return SimBackend(QUICK), "asterisk"
+    async def factory(campaign: Campaign) -> tuple[TelephonyBackend, str]:
+        backends.append(AmiSim(QUICK))
+        return backends[-1], "asterisk"
 
     pool.backend_factory = factory
     campaign_id = _campaign(api, leads=0)
     assert api.request("team_lead", "POST", f"/campaigns/{campaign_id}/start").status_code == 200
-    changes[0](AmiState.CONNECTED)
+    backends[0].state = AmiState.CONNECTED
     assert f'waihu_ami_connected{{campaign="{campaign_id}",state="connected"}} 1.0' in api.client.get("/metrics").text
-    changes[0](AmiState.RECONNECTING)
+    backends[0].state = AmiState.RECONNECTING
     text = api.client.get("/metrics").text
     assert f'waihu_ami_connected{{campaign="{campaign_id}",state="reconnecting"}} 0.0' in text
     assert _live(api, campaign_id)["ami_state"] == "reconnecting"
