@@ -37,6 +37,8 @@ T = TypeVar("T")
 
 #: how often the runtime thread checks the calls' incoming RTP
 _WATCH_EVERY = 0.5
+#: a confirmed call receiving no RTP this many seconds is dead (the PBX is gone) unless told otherwise
+MEDIA_TIMEOUT = 8.0
 
 _CALL_STATES: dict[int, str] = {
     pj.PJSIP_INV_STATE_NULL: "null",
@@ -244,7 +246,7 @@ class Softphone:
         auto_answer: bool = True,
         voice: Path | None = None,
         on_event: Callable[[PhoneEvent], None] | None = None,
-        media_timeout: float | None = 8.0,
+        media_timeout: float | None = MEDIA_TIMEOUT,
     ) -> None:
         self.runtime = runtime
         #: a confirmed call receiving no RTP this long is dead (the PBX is gone): hung up; None: never

@@ -21,7 +21,7 @@ from types import FrameType
 
 import click
 
-from agents.softphone import PhoneEvent, SipRuntime, Softphone, SoftphoneError
+from agents.softphone import MEDIA_TIMEOUT, PhoneEvent, SipRuntime, Softphone, SoftphoneError
 
 __all__ = ["endpoint_of", "softphone"]
 
@@ -73,7 +73,7 @@ def _line(event: PhoneEvent) -> str:
 @click.option(
     "--media-timeout",
     type=click.FloatRange(min=0, min_open=True),
-    default=8.0,
+    default=MEDIA_TIMEOUT,
     show_default=True,
     help="Hang up a call that receives no audio (RTP) this many seconds: the PBX died without a BYE.",
 )

@@ -119,9 +119,11 @@ class Floor:
         slot.state, slot.since, slot.call_id = SlotState.READY, self.clock.now(), None
         await self._notify()
 
-    async def pause(self, work_id: str) -> None:
-        slot = self._slot(work_id)
+    def _pause_now(self, slot: AgentSlot) -> None:
         slot.state, slot.since = SlotState.PAUSED, self.clock.now()
+
+    async def pause(self, work_id: str) -> None:
+        self._pause_now(self._slot(work_id))
 
     async def request_ready(self, work_id: str, endpoint: str) -> AgentSlot:
         """The agent says ready: joins the floor, or comes back from a pause; during a call the call goes on
@@ -142,7 +144,7 @@ class Floor:
         if slot is None:
             return
         if slot.state in _IDLE:
-            slot.state, slot.since = SlotState.PAUSED, self.clock.now()
+            self._pause_now(slot)
         else:
             slot.pause_after = True
 

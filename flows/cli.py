@@ -50,8 +50,9 @@ def check(ctx: click.Context, paths: tuple[Path, ...], walk: bool) -> None:
     """Validate script files (a directory: every *.yaml in it); print file:line:column for each
     problem; exit 1 on any error."""
     registry = _registry(ctx)
-    files, _ = expand_paths(paths)
-    problems = registry.check(paths)
+    files, empty = expand_paths(paths)
+    # check() gets the files expanded here, so the problems of directories without scripts come from here
+    problems = list(dict.fromkeys([*empty, *registry.check(files)]))
     errors = [p for p in problems if p.severity == "error"]
     for p in problems:
         click.echo(str(p), err=p.severity == "error")

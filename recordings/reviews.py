@@ -215,10 +215,8 @@ async def close(
 
 
 async def reviews_of_agent(session: AsyncSession, viewer: Viewer, work_id: str) -> list[QaReview]:
-    query = select(QaReview).where(QaReview.work_id == work_id).order_by(QaReview.created_at)
-    if viewer.vendor_id is not None:
-        query = query.where(QaReview.vendor_id == viewer.vendor_id)
-    return list((await session.scalars(query)).all())
+    """Every review of ``work_id`` the viewer may see, oldest first."""
+    return list(reversed(await list_reviews(session, viewer, work_id=work_id, limit=None)))
 
 
 async def list_reviews(
@@ -228,9 +226,9 @@ async def list_reviews(
     call_id: str | None = None,
     work_id: str | None = None,
     state: str | None = None,
-    limit: int = 200,
+    limit: int | None = 200,
 ) -> list[QaReview]:
-    """Reviews the viewer may see (their vendor's; the client: all), newest first."""
+    """Reviews the viewer may see (their vendor's; the client: all), newest first; ``limit=None``: all."""
     query = select(QaReview).order_by(QaReview.created_at.desc(), QaReview.id.desc()).limit(limit)
     if viewer.vendor_id is not None:
         query = query.where(QaReview.vendor_id == viewer.vendor_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agents.attendance.records import load_records
-from agents.attendance.rules import Line, Month, MonthAssessment, PayRates, compute_month, money
+from agents.attendance.rules import Line, Month, MonthAssessment, PayRates, compute_month, first_month_judged, money
 from agents.errors import AttendanceInputError, NotFound
 from agents.models import PaySetting, User, Vendor
 
@@ -100,7 +100,7 @@ async def build_report(
     ``vendor`` (a vendor code) keeps the agents whose work ID belongs to it (``users.vendor_id``);
     records of work IDs with no user row appear only in the unfiltered report.
     """
-    since = min(date(month.year, 1, 1), month.add(-2).first_day)
+    since = first_month_judged(month).first_day
     work_ids = await _vendor_work_ids(session, vendor) if vendor is not None else None
     if work_ids is not None and not work_ids:
         return []

@@ -745,6 +745,12 @@ def assess_month(
     )
 
 
+def first_month_judged(month: Month) -> Month:
+    """The first month whose records judge ``month``: the earlier of January and two months back (the bonus
+    cancellation of 17.2(2) looks back two months; the dismissal rule of 17.2(3) counts the calendar year)."""
+    return min(Month(month.year, 1), month.add(-2))
+
+
 def compute_month(
     work_id: str,
     month: Month,
@@ -767,7 +773,7 @@ def compute_month(
     shift_list = list(shifts)
     days = evaluate_days(shift_list, logins, logouts, aways, leave_list, until=month.last_day)
     shift_days = sorted({shift.start.date() for shift in shift_list})
-    first = min(Month(month.year, 1), month.add(-2))
+    first = first_month_judged(month)
     window = [first.add(i) for i in range((month.year - first.year) * 12 + month.month - first.month + 1)]
     days += unscheduled_leave_days(window, shift_days, leave_list)
     sick_leaves = [
