@@ -1,7 +1,8 @@
 """``waihu qa``: call replays and QA reviews from the terminal, through the same services as the API.
 
 Every command acts as a work ID (``--as``), with that work ID's permissions and vendor scope; without
-``--as`` a replay is read as the operator (a client admin, like the other CLI commands).
+``--as`` a replay is read as the operator (a client admin, like the other CLI commands); unmasking always
+names the work ID (``--as``) that sees the data.
 """
 
 from __future__ import annotations
@@ -65,13 +66,16 @@ def qa() -> None:
 @qa.command("replay", help="The replay JSON of a call: events and script steps on one timeline (PII masked).")
 @click.argument("call_id")
 @as_option
-@click.option("--unmask", is_flag=True, help="Show PII unmasked (needs pii.unmask and --reason; audited).")
+@click.option("--unmask", is_flag=True, help="Show PII unmasked (needs --as with pii.unmask, and --reason; audited).")
 @click.option("--reason", default=None, help="Why (required with --unmask).")
 def replay(call_id: str, as_: str | None, unmask: bool, reason: str | None) -> None:
     from api.services import call_detail
 
     if unmask and not (reason and reason.strip()):
         raise click.UsageError("--unmask needs --reason")
+    if unmask and not as_:
+        # who saw the customer's data is a person, in the audit log: not the operator's shell
+        raise click.UsageError("--unmask needs --as WORK_ID (a work ID holding pii.unmask)")
     _echo(_run(as_, "qa.view", lambda c: call_detail(c, call_id, permission="qa.view", unmask=unmask, reason=reason)))
 
 

@@ -33,6 +33,19 @@ def test_replay_is_masked_and_unmasking_needs_a_reason(api: Api, qa: CliRunner) 
     assert "not" in other.output
 
 
+def test_unmasking_names_the_work_id_that_sees_the_data(api: Api, qa: CliRunner) -> None:
+    anonymous = qa.invoke(main, ["qa", "replay", api.seed.call_a, "--unmask", "--reason", "投诉核实"])
+    assert anonymous.exit_code == 2
+    assert "--as" in anonymous.output
+    assert PHONE not in anonymous.output
+    refused = qa.invoke(main, ["qa", "replay", api.seed.call_a, "--unmask", "--reason", "投诉核实", "--as", "QA1"])
+    assert refused.exit_code == 1  # QA sees calls, not the customer's number
+    assert PHONE not in refused.output
+    shown = qa.invoke(main, ["qa", "replay", api.seed.call_a, "--unmask", "--reason", "投诉核实", "--as", "AD1"])
+    assert shown.exit_code == 0, shown.output
+    assert PHONE in shown.output
+
+
 def test_a_review_cycle_through_the_cli(api: Api, qa: CliRunner) -> None:
     started = qa.invoke(main, ["qa", "review", "start", api.seed.call_a, "--as", "QA1"])
     assert started.exit_code == 0, started.output
