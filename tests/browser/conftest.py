@@ -22,12 +22,14 @@ import threading
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import uvicorn
+from sqlalchemy import select
 
 from agents.models import Vendor
 from api.app import build_state, create_app
@@ -68,6 +70,49 @@ LEADS = {
         "13712345670,张小明,李,实验小学,四年级\n13612345671,陈小红,李,实验小学,三年级\n"
     ),
 }
+
+
+async def _add_agent_campaign(
+    settings: Settings, csv_path: Path, work_id: str, *, name: str, flow: str, leads: str, **options: Any
+) -> int:
+    engine = create_engine(settings)
+    try:
+        state = build_state(settings, engine, hasher=FAST_HASHER)
+        async with state.sessions() as session, session.begin():
+            vendor_id = await session.scalar(select(Vendor.id).where(Vendor.code == "va"))
+            assert vendor_id is not None
+            session.add(_new_user(state, work_id, "agent", vendor_id))
+            await session.flush()
+            campaign = await create_campaign(
+                session,
+                registry=state.flows,
+                audit=state.audit,
+                name=name,
+                vendor_id=vendor_id,
+                flow=flow,
+                created_by="TL1",
+                agents=[work_id],
+                calling_windows=ALL_DAY,
+                **options,
+            )
+            campaign_id = campaign.id
+        report = await import_leads(state.sessions, state.vault, campaign_id, csv_path, workers=0)
+        assert report.imported == leads.count("\n") - 1, report
+        return campaign_id
+    finally:
+        await engine.dispose()
+
+
+def add_agent_campaign(
+    settings: Settings, csv_path: Path, work_id: str, *, name: str, flow: str, leads: str, **options: Any
+) -> int:
+    """A new agent of vendor ``va`` with a campaign of its own (created, not started) and the leads of the CSV
+    text ``leads`` (written to ``csv_path``): a test gets a floor no other test's calls reach. The campaign's id."""
+    csv_path.write_text(leads, encoding="utf-8")
+    with ThreadPoolExecutor(1) as pool:  # its own event loop, beside the app's
+        made = _add_agent_campaign(settings, csv_path, work_id, name=name, flow=flow, leads=leads, **options)
+        campaign_id: int = pool.submit(asyncio.run, made).result()
+    return campaign_id
 
 
 @dataclass

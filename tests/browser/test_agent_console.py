@@ -4,22 +4,13 @@ back, tags the customer, sets the outcome, and finishes wrap-up; in preview mode
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
 
-from agents.models import Vendor
-from api.app import build_state
-from dialer.campaigns import create_campaign
-from dialer.leads import import_leads
-from tests.api.conftest import FAST_HASHER, PASSWORD, _new_user
-from tests.browser.conftest import ALL_DAY, Live
-from waihu.db import create_engine
-from waihu.settings import Settings
+from tests.api.conftest import PASSWORD
+from tests.browser.conftest import Live, add_agent_campaign
 
 pytestmark = pytest.mark.browser
 CALL_WAIT = 15_000  # ms: the pop comes when the simulator's customer answers (under a second here)
@@ -208,41 +199,16 @@ def test_an_agent_walks_the_education_script_with_captures_and_a_callback_time(p
     finish_wrap_up(page, "预约免费测评")
 
 
-async def _add_preview_campaign(settings: Settings, tmp: Path) -> int:
-    """A preview-mode campaign on the mobile script with its own agent (AG3) and two leads."""
-    engine = create_engine(settings)
-    try:
-        state = build_state(settings, engine, hasher=FAST_HASHER)
-        async with state.sessions() as session, session.begin():
-            vendor_id = await session.scalar(select(Vendor.id).where(Vendor.code == "va"))
-            assert vendor_id is not None
-            session.add(_new_user(state, "AG3", "agent", vendor_id))
-            await session.flush()
-            campaign = await create_campaign(
-                session,
-                registry=state.flows,
-                audit=state.audit,
-                name="浏览器测试 预览外呼",
-                vendor_id=vendor_id,
-                flow="mobile-newspaper-trial@2",
-                created_by="TL1",
-                agents=["AG3"],
-                dial_mode="preview",
-                calling_windows=ALL_DAY,
-            )
-            campaign_id = campaign.id
-        path = tmp / "preview.csv"
-        path.write_text("phone,name\n13500001111,周先生\n13600002222,吴女士\n", encoding="utf-8")
-        report = await import_leads(state.sessions, state.vault, campaign_id, path, workers=0)
-        assert report.imported == 2
-        return campaign_id
-    finally:
-        await engine.dispose()
-
-
 def test_preview_mode_shows_the_lead_to_skip_or_dial(page: Page, live: Live, tmp_path: Path) -> None:
-    with ThreadPoolExecutor(1) as pool:  # its own event loop, beside the app's
-        campaign_id = pool.submit(asyncio.run, _add_preview_campaign(live.settings, tmp_path)).result()
+    campaign_id = add_agent_campaign(  # a preview campaign on the mobile script, its own agent AG3, two leads
+        live.settings,
+        tmp_path / "preview.csv",
+        "AG3",
+        name="浏览器测试 预览外呼",
+        flow="mobile-newspaper-trial@2",
+        leads="phone,name\n13500001111,周先生\n13600002222,吴女士\n",
+        dial_mode="preview",
+    )
     live.call_api("POST", f"/campaigns/{campaign_id}/start", token=live.login("TL1"))
     log_in(page, live, "AG3")
     expect(page).to_have_url(live.url("/console"))

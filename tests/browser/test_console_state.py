@@ -19,15 +19,11 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, WebSocketRoute, expect
-from sqlalchemy import select
 
-from agents.models import Vendor
 from agents.sessions import current_state, open_session_of
 from api.app import build_state
-from dialer.campaigns import create_campaign
-from dialer.leads import import_leads
-from tests.api.conftest import FAST_HASHER, _new_user
-from tests.browser.conftest import ALL_DAY, Live
+from tests.api.conftest import FAST_HASHER
+from tests.browser.conftest import Live, add_agent_campaign
 from tests.browser.test_agent_console import CALL_WAIT, expect_step, log_in, press
 from waihu.db import create_engine, utcnow
 from waihu.settings import Settings
@@ -41,41 +37,6 @@ _agents = itertools.count(1)
 def _run(coro: Any) -> Any:
     with ThreadPoolExecutor(1) as pool:  # its own event loop, beside the app's
         return pool.submit(asyncio.run, coro).result()
-
-
-async def _add_world(settings: Settings, tmp: Path, work_id: str) -> int:
-    """An agent of its own with an education campaign of its own and one lead: each test has its own floor, and
-    after its one call the agent waits (a second call cannot come and change the badge under the test)."""
-    engine = create_engine(settings)
-    try:
-        state = build_state(settings, engine, hasher=FAST_HASHER)
-        async with state.sessions() as session, session.begin():
-            vendor_id = await session.scalar(select(Vendor.id).where(Vendor.code == "va"))
-            assert vendor_id is not None
-            session.add(_new_user(state, work_id, "agent", vendor_id))
-            await session.flush()
-            campaign = await create_campaign(
-                session,
-                registry=state.flows,
-                audit=state.audit,
-                name=f"状态测试 {work_id}",
-                vendor_id=vendor_id,
-                flow=EDU,
-                created_by="TL1",
-                agents=[work_id],
-                calling_windows=ALL_DAY,
-                wrap_up_limit_seconds=30,
-            )
-            campaign_id = campaign.id
-        n = next(_numbers)
-        rows = f"1370{n:03d}0001,张小明,李,实验小学,四年级\n"
-        path = tmp / f"{work_id}.csv"
-        path.write_text("phone,student_name,agent_name,lead_school,lead_grade\n" + rows, encoding="utf-8")
-        report = await import_leads(state.sessions, state.vault, campaign_id, path, workers=0)
-        assert report.imported == 1
-        return campaign_id
-    finally:
-        await engine.dispose()
 
 
 async def _record(settings: Settings, work_id: str) -> tuple[str, str | None]:
@@ -95,7 +56,18 @@ class World:
     def __init__(self, live: Live, tmp: Path, work_id: str) -> None:
         self.live = live
         self.work_id = work_id
-        self.campaign_id = _run(_add_world(live.settings, tmp, work_id))
+        n = next(_numbers)
+        # an education campaign of its own with one lead: after its one call the agent waits (a second
+        # call cannot come and change the badge under the test)
+        self.campaign_id = add_agent_campaign(
+            live.settings,
+            tmp / f"{work_id}.csv",
+            work_id,
+            name=f"状态测试 {work_id}",
+            flow=EDU,
+            leads=f"phone,student_name,agent_name,lead_school,lead_grade\n1370{n:03d}0001,张小明,李,实验小学,四年级\n",
+            wrap_up_limit_seconds=30,
+        )
 
     def start(self) -> None:
         self.live.call_api("POST", f"/campaigns/{self.campaign_id}/start", token=self.live.login("TL1"))
