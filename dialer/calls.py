@@ -71,6 +71,9 @@ class CallLifecycle:
     times: dict[CallState, float] = field(default_factory=dict)
     cause: HangupCause | None = None
     q850: int | None = None
+    #: the dialer gave up finding an agent (the safe-harbor message is playing): however the line drops now,
+    #: the customer hung up on, or was hung up on by, the dialer — an abandoned call
+    abandoning: bool = False
 
     def move(self, to: CallState, at: float) -> None:
         if to not in _ALLOWED.get(self.state, frozenset()):
@@ -106,7 +109,8 @@ class CallLifecycle:
         if self.state is CallState.BRIDGED:
             self.move(CallState.WRAP_UP, event.at)
         elif self.state is CallState.ANSWERED:
-            self.move(CallState.ABANDONED if event.cause is HangupCause.ABANDONED else CallState.FAILED, event.at)
+            abandoned = self.abandoning or event.cause is HangupCause.ABANDONED
+            self.move(CallState.ABANDONED if abandoned else CallState.FAILED, event.at)
         else:
             self.move(_END_BEFORE_ANSWER.get(event.cause, CallState.FAILED), event.at)
 

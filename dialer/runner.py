@@ -35,7 +35,15 @@ from dialer.events import Answered, Bridged, CallEvent, HangupCause, HungUp, Mac
 from dialer.floor import AgentSlot, Floor, SlotState
 from dialer.leads import lead_variables
 from dialer.models import CallAttempt, CallEventRow, Campaign, Lead
-from dialer.pacing import AbandonLedger, DialMode, PacingSettings, PacingSnapshot, RecentCalls, calls_to_place
+from dialer.pacing import (
+    HOUR,
+    AbandonLedger,
+    DialMode,
+    PacingSettings,
+    PacingSnapshot,
+    RecentCalls,
+    calls_to_place,
+)
 from flows.runtime import FlowEngine, FlowRun
 from waihu.pii import mask
 from waihu.vault import Vault
@@ -44,6 +52,8 @@ log = logging.getLogger(__name__)
 
 SAFE_HARBOR_WAIT = 2.0
 SAFE_HARBOR_MESSAGE_MAX = 30.0
+#: the leases of calls in progress are renewed this many times per lease time
+LEASE_RENEW_PARTS = 3
 #: a callback waits this long for the agent who promised it (while they work) before anyone takes it
 CALLBACK_GRACE = timedelta(minutes=10)
 #: gates that refuse for good, and the lead status that records why
@@ -97,6 +107,8 @@ class LiveCall:
     wrap_up_limit: int | None = None
     #: the safe-harbor text played to this call (abandoned), stored with its PlaybackFinished event
     safe_harbor: str | None = None
+    #: the customer's time zone (the lead's, else the campaign's): a callback time said without one is in it
+    zone: ZoneInfo | None = None
 
     @property
     def recorded(self) -> bool:
@@ -204,7 +216,9 @@ class CampaignRunner:
     async def run(self, stop: asyncio.Event | None = None) -> RunnerStats:
         """Dial until no lead is due (or ``stop``), then finish the calls in flight."""
         stop = stop or asyncio.Event()
+        await self._restore_ledger()
         events = asyncio.create_task(self._event_loop(), name=f"{self.owner}-events")
+        renewals = asyncio.create_task(self._renew_loop(), name=f"{self.owner}-leases")
         try:
             await self._dial_loop(stop)
             while self.calls:
@@ -212,11 +226,69 @@ class CampaignRunner:
                 self._raise_failures()
         finally:
             events.cancel()
+            renewals.cancel()
             for task in list(self._tasks):
                 task.cancel()
-            await asyncio.gather(events, *self._tasks, return_exceptions=True)
+            await asyncio.gather(events, renewals, *self._tasks, return_exceptions=True)
         self._raise_failures()
         return self.stats
+
+    async def _restore_ledger(self) -> None:
+        """The campaign's live answers and abandons so far, from its stored calls: the abandon cap holds over
+        the whole campaign and every rolling hour across restarts and runners, not only this runner's calls."""
+        now, wall = self.clock.now(), self.wall()
+        answered = CallAttempt.answered_at.is_not(None)
+        mine = CallAttempt.campaign_id == self.campaign.id
+        async with self.sessions() as session:
+            total, abandons, first = (
+                await session.execute(
+                    select(
+                        func.count(),
+                        func.count().filter(CallAttempt.abandoned.is_(True)),
+                        func.min(CallAttempt.answered_at),
+                    ).where(mine, answered)
+                )
+            ).one()
+            recent = (
+                await session.execute(
+                    select(CallAttempt.answered_at, CallAttempt.abandoned)
+                    .where(mine, answered, CallAttempt.answered_at > wall - timedelta(seconds=HOUR))
+                    .order_by(CallAttempt.answered_at)
+                )
+            ).all()
+        if not total or first is None:
+            return
+
+        def clock_time(at: datetime) -> float:
+            return now - (wall - at).total_seconds()
+
+        ledger = AbandonLedger(min(self._clock0, clock_time(first)))
+        for at, abandoned in recent:
+            if at is None:
+                continue
+            ledger.answered(clock_time(at))
+            if abandoned:
+                ledger.abandoned(clock_time(at))
+        ledger.answers, ledger.abandons = int(total), int(abandons)
+        self.ledger = ledger
+
+    async def _renew_loop(self) -> None:
+        """Keep the leases of the calls in progress: a call outlasting the lease (a long talk, a slow wrap-up)
+        must not let another runner, or this one, lease and dial its lead again before it is recorded."""
+        every = max(self.lease_ttl.total_seconds() / LEASE_RENEW_PARTS, self.tick)
+        while True:
+            await self.clock.sleep(every)
+            ids = sorted({call.lead_id for call in self.calls.values()})
+            if not ids:
+                continue
+            try:
+                async with self._writes:
+                    kept = await leasing.renew(self.sessions, ids, self.owner, self.wall(), self.lease_ttl)
+            except Exception:  # the database is busy or away: the next round tries again, well within the lease
+                log.warning("runner %s: leases not renewed; trying again", self.owner, exc_info=True)
+                continue
+            for lead_id in sorted(set(ids) - set(kept)):
+                log.warning("runner %s: lost the lease of lead %s during its call", self.owner, lead_id)
 
     def _raise_failures(self) -> None:
         if self._failures:
@@ -360,6 +432,7 @@ class CampaignRunner:
             originated_at=self.clock.now(),
             reserved=reserved,
             wrap_up_limit=self.campaign.wrap_up_limit_seconds,
+            zone=ZoneInfo(lead.timezone) if lead.timezone else self.zone,
         )
         call.lifecycle.move(CallState.DIALING, call.originated_at)
         self.calls[call_id] = call
@@ -449,6 +522,7 @@ class CampaignRunner:
             elif isinstance(event, Bridged):
                 self._start_talk(call)
             elif isinstance(event, HungUp):
+                call.played.set()  # a message playing ends with the line
                 await self._hung_up(call, event)
             elif isinstance(event, PlaybackFinished):
                 call.played.set()
@@ -488,6 +562,7 @@ class CampaignRunner:
                 await self.floor.ready(slot.work_id)
             return
         if slot is None:
+            call.lifecycle.abandoning = True  # a hang-up from here on, the customer's too, ends it as abandoned
             self.stats.abandoned += 1
             assert call.answered_at is not None
             self.ledger.abandoned(call.answered_at)
@@ -575,7 +650,7 @@ class CampaignRunner:
         flow = self.engine.flow
         outcome = run.outcome if run is not None else None
         category = flow.outcomes[outcome].category.value if outcome else None
-        callback_at = _callback_time(run, self.zone) if category == "callback" else None
+        callback_at = _callback_time(run, call.zone or self.zone) if category == "callback" else None
         async with self._writes:
             try:
                 attempt = await leasing.complete(

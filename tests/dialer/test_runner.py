@@ -18,6 +18,7 @@ from dialer.backends.sim import SimBackend, SimProfile
 from dialer.bots import BotDesk, BotProfile
 from dialer.campaigns import set_state
 from dialer.compliance import check_lead
+from dialer.events import HangupCause
 from dialer.floor import AgentSlot, Floor
 from dialer.models import CallAttempt, CallEventRow, Campaign, Lead
 from dialer.pacing import PacingSnapshot
@@ -324,3 +325,135 @@ async def test_given_an_abandoned_call_when_the_safe_harbor_message_plays_then_t
             )
         ).one()
     assert played.details == {"message": expected if backend is SimBackend else "safe-harbor", "text": expected}
+
+
+class HangsUpOnTheMessage(SimBackend):
+    """Customers who hang up as soon as the safe-harbor message starts."""
+
+    async def play(self, call_id: str, message: str) -> None:
+        self._up(call_id)
+        self._end(call_id, HangupCause.NORMAL, 16)
+
+
+async def test_a_customer_who_hangs_up_on_the_safe_harbor_message_is_still_an_abandoned_call(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    world = await make_world(sqlite_engine)
+    campaign = await start(world, ["A1"], callback_number="10086")
+    await add_leads(world, campaign.id, phones(2))
+    runner = overflowing(world, campaign, 2, HangsUpOnTheMessage)
+    stats = await asyncio.wait_for(runner.run(), 20)  # nobody waits for a message to a line that is gone
+
+    assert stats.abandoned == 1
+    async with world.factory() as session:
+        attempts = (await session.scalars(select(CallAttempt).order_by(CallAttempt.id))).all()
+        assert sorted((a.result, a.abandoned) for a in attempts) == [("abandoned", True), ("answered", False)]
+        lost = next(a for a in attempts if a.abandoned)
+        lead = await session.get(Lead, lost.lead_id)
+        fresh = await session.get(Campaign, campaign.id)
+        assert lead is not None
+        assert fresh is not None
+        later = T0 + timedelta(hours=5)
+        lead.next_attempt_at = later
+        gate = await check_lead(session, lead, fresh, later)
+        assert not gate.allowed  # the 72-hour rule holds for it
+        assert "abandon" in gate.gate
+
+
+class LongTalks(BotDesk):
+    """An agent who stays on each call for ``seconds``: longer than the runner's lease."""
+
+    def __init__(self, clock: RealClock, seconds: float) -> None:
+        super().__init__(clock, profile=BOTS)
+        self.seconds = seconds
+
+    async def work(self, call: LiveCall, run: FlowRun) -> None:
+        await asyncio.sleep(self.seconds)
+
+
+async def test_a_call_longer_than_its_lease_keeps_its_lead_and_is_recorded(sqlite_engine: AsyncEngine) -> None:
+    world = await make_world(sqlite_engine)
+    campaign = await start(world, ["A1", "A2"])
+    await add_leads(world, campaign.id, phones(1))
+    clock = RealClock()
+    floor = Floor(clock)
+    floor.add("A1", "bot/A1")
+    floor.add("A2", "bot/A2")  # free all along: had the lease lapsed, the lead would be dialed to them
+    runner = runner_for(world, campaign, floor, clock, lease_ttl=timedelta(seconds=0.6))
+    runner.backend = SimBackend(
+        SimProfile(p_live=1.0, answer_delay=(0.01, 0.02), talk_mean=60, talk_cv=0.1), seed=1, clock=clock
+    )
+    runner.desk = LongTalks(clock, 2.0)  # over three lease times
+    stats = await asyncio.wait_for(runner.run(), 30)
+
+    assert stats.placed == 1
+    async with world.factory() as session:
+        attempts = (await session.scalars(select(CallAttempt))).all()
+    assert [(a.result, a.work_id) for a in attempts] == [("answered", "A1")]
+
+
+async def test_the_abandon_rate_counts_the_campaigns_earlier_calls(sqlite_engine: AsyncEngine) -> None:
+    """A restarted (or second) runner starts from the campaign's record, not from 0 %: the cap holds over the
+    whole campaign and the rolling hour."""
+    world = await make_world(sqlite_engine)
+    campaign = await start(world, ["A1"])
+    leads = await add_leads(world, campaign.id, phones(1))
+    async with world.factory() as session, session.begin():
+        for minutes, abandoned in ((-180, True), (-90, False), (-30, True), (-20, False), (-10, False)):
+            at = T0 + timedelta(minutes=minutes)
+            session.add(
+                CallAttempt(
+                    campaign_id=campaign.id,
+                    lead_id=leads[0].id,
+                    phone_hash=leads[0].phone_hash,
+                    started_at=at,
+                    ended_at=at + timedelta(seconds=30),
+                    result="abandoned" if abandoned else "answered",
+                    abandoned=abandoned,
+                    answered_at=at,
+                )
+            )
+        session.add(  # not answered: no live answer to count
+            CallAttempt(
+                campaign_id=campaign.id,
+                lead_id=leads[0].id,
+                phone_hash=leads[0].phone_hash,
+                started_at=T0,
+                ended_at=T0,
+                result="busy",
+            )
+        )
+        lead = await session.get(Lead, leads[0].id)
+        assert lead is not None
+        lead.status = "done"  # nothing to dial: the runner only reads the record and stops
+    clock = RealClock()
+    runner = runner_for(world, campaign, Floor(clock), clock)
+    await asyncio.wait_for(runner.run(), 20)
+
+    counts = runner.ledger.counts(clock.now())
+    assert (counts.answers, counts.abandons) == (5, 2)
+    assert (counts.hour_answers, counts.hour_abandons) == (3, 1)  # the last hour: -30, -20, -10 minutes
+    assert counts.window == 3600.0
+
+
+@pytest.mark.parametrize(("lead_zone", "expected_utc"), [(None, "02:30"), ("Asia/Tokyo", "01:30")])
+async def test_a_promised_callback_time_is_the_customers_local_time(
+    sqlite_engine: AsyncEngine, lead_zone: str | None, expected_utc: str
+) -> None:
+    """The agent types "2026-11-28 10:30" as the customer said it: in the lead's zone (a customer in Tokyo,
+    UTC+9), else the campaign's (Shanghai, UTC+8)."""
+    world = await make_world(sqlite_engine)
+    campaign = await start(world, ["A1"])
+    (lead,) = await add_leads(world, campaign.id, phones(1), timezone=lead_zone)
+    clock = RealClock()
+    floor = Floor(clock)
+    floor.add("A1", "bot/A1")
+    runner = runner_for(world, campaign, floor, clock)
+    runner.backend = SimBackend(SimProfile(p_live=1.0, answer_delay=(0.01, 0.02), talk_mean=60), clock=clock)
+    runner.desk = ScriptedDesk(clock)
+    await asyncio.wait_for(runner.run(), 30)
+
+    async with world.factory() as session:
+        fresh = await session.get(Lead, lead.id)
+    assert fresh is not None
+    assert fresh.next_attempt_at.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M") == f"2026-11-28 {expected_utc}"
