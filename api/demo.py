@@ -34,7 +34,7 @@ import click
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agents.models import User, Vendor
@@ -270,6 +270,8 @@ async def run_demo(
     for issue in report.errors:
         console.print(f"  [yellow]{issue}[/yellow]")
     async with factory() as session, session.begin():
+        # the demo's day starts at 10:00 (wall0): its leads are due then, whatever the hour it is run at
+        await session.execute(update(Lead).where(Lead.campaign_id == campaign.id).values(next_attempt_at=wall0))
         await set_state(session, audit, campaign.id, "running", actor="demo", now=wall0)
         fresh = await session.get(Campaign, campaign.id)
         assert fresh is not None

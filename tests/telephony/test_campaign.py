@@ -386,6 +386,10 @@ async def test_given_the_ami_connection_cut_and_asterisk_crashing_mid_campaign_t
             await reconnected.wait()
             # 2. Asterisk crashes (SIGKILL: no Hangup events, no Shutdown) and is started again.
             await until_done(8)
+            for _ in range(300):  # up to 15 s: crash with an agent on a call (the phones' side is polled)
+                if any(phone.active_calls() for phone in phones):
+                    break
+                await asyncio.sleep(0.05)
             in_flight_at_crash = len(runner.calls)
             before_crash = set(done) | set(runner.calls)
             reconnected.clear()
