@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -105,6 +106,9 @@ class Link:
         #: a message type from the server that is lost with the connection it comes on (the network drops then)
         self.lose: str | None = None
         self.lost: list[str] = []
+        #: a message type from the server that is held back until :meth:`release` (a slow network)
+        self.hold: str | None = None
+        self.held: list[Callable[[], None]] = []
         self.routes: list[tuple[WebSocketRoute, WebSocketRoute]] = []
         page.route_web_socket("**/ws/agent", self._route)
 
@@ -117,6 +121,9 @@ class Link:
 
         def from_server(message: str | bytes) -> None:
             text = message if isinstance(message, str) else message.decode()
+            if self.hold is not None and json.loads(text).get("type") == self.hold:
+                self.held.append(lambda: ws.send(message))  # delivered late, on release()
+                return
             if self.lose is not None and json.loads(text).get("type") == self.lose:
                 self.lost.append(text)
                 self.lose = None
@@ -126,6 +133,12 @@ class Link:
             ws.send(message)
 
         server.on_message(from_server)
+
+    def release(self) -> None:
+        self.hold = None
+        for deliver in self.held:
+            deliver()
+        self.held.clear()
 
     def drop(self) -> None:
         self.up = False
@@ -315,4 +328,32 @@ def test_a_new_login_after_a_lost_one_is_not_ready_on_the_floor(page: Page, live
     finish(page)
     expect(badge(page)).to_have_text("示闲")
     assert world.record() == ("ready", None)
+    assert world.floor("ready") == "ready"
+
+
+def test_enter_pressed_before_the_wrap_up_opens_ends_it_as_soon_as_it_opens(
+    page: Page, live: Live, world: World
+) -> None:
+    """The agent presses Enter the moment the call ends; the server's wrap-up message is still on its way (a
+    slow network, a busy server). The key is not lost: the wrap-up ends as soon as it opens."""
+    link = Link(page)
+    world.start()
+    log_in(page, live, world.work_id)
+    take_a_call(page)
+    link.hold = "wrap_up"
+    press(page, "2")  # 妈妈接听
+    expect_step(page, "自我介绍（家长）")
+    press(page, "1")  # 家长回应
+    expect_step(page, "15秒开场白")
+    press(page, "2")  # 不方便，下次再说
+    page.locator('.field[data-name="callback_at"] .quick button', has_text="明天 10:00").click()
+    press(page, "1")  # 约好回电时间: the call ends
+    expect(page.locator("#wrapup")).to_be_visible()
+    expect(page.locator("#btn-done")).to_be_disabled()  # the server has not opened the wrap-up yet
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+    expect(page.locator("#wrapup")).to_be_visible()
+    link.release()
+    expect(page.locator("#idle")).to_be_visible()
+    expect(badge(page)).to_have_text("示闲")
     assert world.floor("ready") == "ready"

@@ -448,6 +448,7 @@ function startWrapUp(limit) {
   paintCountdown();
   clearInterval(wrapTimer);
   wrapTimer = setInterval(paintCountdown, 250); // repaint only: "ready" is the agent's keypress
+  if (call.doneEarly) wrapUpDone();
 }
 
 function paintCountdown() {
@@ -464,7 +465,12 @@ function paintCountdown() {
 }
 
 function wrapUpDone() {
-  if (view !== "wrapup" || !call || !call.wrapStarted) return;
+  if (view !== "wrapup" || !call) return;
+  if (!call.wrapStarted) {
+    // Enter pressed as the call ended, before the server opened the wrap-up: done as soon as it does
+    call.doneEarly = true;
+    return;
+  }
   if (send({ type: "ready", call_id: call.id })) $("#btn-done").disabled = true;
 }
 
