@@ -201,6 +201,13 @@ def finish(page: Page) -> None:
     expect(page.locator("#idle")).to_be_visible()
 
 
+def ready_everywhere(page: Page, world: World) -> None:
+    """The badge, the session record and the dialer's floor all say ready."""
+    expect(badge(page)).to_have_text("示闲")
+    assert world.record() == ("ready", None)
+    assert world.floor("ready") == "ready"
+
+
 # -- the sequences -----------------------------------------------------------------------------------
 
 
@@ -211,9 +218,7 @@ def test_a_plain_wrap_up_shows_what_the_server_holds(page: Page, live: Live, wor
     take_a_call(page)
     objection_tag_and_capture(page)
     finish(page)
-    expect(badge(page)).to_have_text("示闲")
-    assert world.record() == ("ready", None)
-    assert world.floor("ready") == "ready"
+    ready_everywhere(page, world)
 
 
 def test_a_stale_tab_taking_the_console_back_after_wrap_up_shows_the_real_state(
@@ -326,9 +331,7 @@ def test_a_new_login_after_a_lost_one_is_not_ready_on_the_floor(page: Page, live
     take_a_call(page)  # 示闲 puts the agent on the floor again
     objection_tag_and_capture(page)
     finish(page)
-    expect(badge(page)).to_have_text("示闲")
-    assert world.record() == ("ready", None)
-    assert world.floor("ready") == "ready"
+    ready_everywhere(page, world)
 
 
 def test_enter_pressed_before_the_wrap_up_opens_ends_it_as_soon_as_it_opens(
