@@ -479,10 +479,11 @@ async def agent_console(socket: WebSocket) -> None:
     work_id = user.work_id
     await hub.attach(work_id, socket)
     hooks = floor_hooks(state)
-    if hooks is not None:
-        await _floor_follows_record(state, hooks, work_id)
-    keeper = asyncio.create_task(_keep_alive(state, socket, token, work_id), name=f"console-login-{work_id}")
-    try:
+    keeper: asyncio.Task[None] | None = None
+    try:  # from here on, however the handler ends (a drop, a cancel, an error), the socket is detached
+        if hooks is not None:
+            await _floor_follows_record(state, hooks, work_id)
+        keeper = asyncio.create_task(_keep_alive(state, socket, token, work_id), name=f"console-login-{work_id}")
         while True:
             message = await socket.receive_json()
             if not isinstance(message, dict):
@@ -496,10 +497,11 @@ async def agent_console(socket: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     finally:
-        keeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await keeper
         hub.detach(work_id, socket)
+        if keeper is not None:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
         if hooks is not None and not hub.connected(work_id):
             hooks.console_away(work_id)
 

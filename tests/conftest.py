@@ -6,10 +6,11 @@ down they fail with a message saying how to start it (CI always runs them).
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "pg_engine" in getattr(item, "fixturenames", ()) and item.get_closest_marker("postgres") is None:
             item.add_marker(pytest.mark.postgres)
+
+
+#: the last resort after pytest-timeout: a test still running this long is stuck where its timeout's exception
+#: cannot end it (a ``finally`` that joins a thread, say, as the test client's exit does), so the run ends here
+#: with every thread's stack instead of hanging until CI's 90 minutes are gone
+WATCHDOG_SECONDS = 420
+_watchdog_out: list[int] = []  # a copy of the real stderr, taken before any test's output is captured
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _watchdog_out.append(os.dup(2))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[object]:
+    faulthandler.dump_traceback_later(WATCHDOG_SECONDS, exit=True, file=_watchdog_out[0])
+    try:
+        return (yield)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ one at its own database.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,17 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine.sync_engine, "invalidate")
+    def _on_invalidate(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry, _error: Any) -> None:
+        # A task cancelled while its query runs in aiosqlite's thread gets its connection invalidated and closed
+        # with the query's statement still open. SQLite then keeps the connection as a "zombie" until that
+        # statement is freed, and the zombie keeps its transaction, so our IMMEDIATE write lock stays held and
+        # every other writer fails with "database is locked". Rolling back first ends the transaction; the
+        # rollback is queued in the connection's thread before the close, so it runs even if this wait is
+        # cancelled again.
+        with contextlib.suppress(Exception):
+            dbapi_connection.rollback()
 
 
 def engine_from_url(url: str, **engine_kwargs: Any) -> AsyncEngine:

@@ -11,6 +11,7 @@ import functools
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -311,6 +312,7 @@ class Api:
         self.client = client
         self.seed = seed
         self.tokens: dict[str, str] = {}
+        self._started: list[Future[Any]] = []
 
     @property
     def state(self) -> AppState:
@@ -323,6 +325,19 @@ class Api:
         portal = self.client.portal
         assert portal is not None
         return portal.call(functools.partial(fn, *args, **kwargs))
+
+    def start(self, fn: Callable[..., Awaitable[T]], *args: Any) -> Future[T]:
+        """Start a coroutine function in the app's event loop and go on; its future. A task still running when
+        the test ends is cancelled (the client's exit would otherwise wait for it for ever)."""
+        portal = self.client.portal
+        assert portal is not None
+        future = portal.start_task_soon(fn, *args)
+        self._started.append(future)
+        return future
+
+    def cancel_started(self) -> None:
+        for future in self._started:
+            future.cancel()
 
     def login(self, work_id: str, password: str = PASSWORD) -> Response:
         response = self.client.post("/auth/login", json={"work_id": work_id, "password": password})
@@ -353,7 +368,11 @@ def build_api(tmp: Path) -> Iterator[Api]:
         portal = client.portal
         assert portal is not None
         seeded = portal.call(seed, state, tmp)
-        yield Api(client, seeded)
+        api = Api(client, seeded)
+        try:
+            yield api
+        finally:
+            api.cancel_started()
 
 
 @pytest.fixture

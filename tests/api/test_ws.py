@@ -36,10 +36,7 @@ def _start_call(api: Api, work_id: str) -> tuple[Future[str | None], FlowRun]:
     call = SimpleNamespace(
         call_id="ws-1", slot=SimpleNamespace(work_id=work_id), variables={"phone": PHONE}, wrap_up_limit=None
     )
-    hub = console_of(api.state)
-    portal = api.client.portal
-    assert portal is not None
-    return portal.start_task_soon(_call_and_wrap_up, hub, call, run), run
+    return api.start(_call_and_wrap_up, console_of(api.state), call, run), run
 
 
 def test_pop_choice_next_step_and_a_dropped_socket_mid_call(api: Api) -> None:
@@ -129,9 +126,7 @@ def _start_call_of(
         variables={"phone": PHONE},
         wrap_up_limit=wrap_up_limit,
     )
-    portal = api.client.portal
-    assert portal is not None
-    return portal.start_task_soon(_call_and_wrap_up, console_of(api.state), call, run), run
+    return api.start(_call_and_wrap_up, console_of(api.state), call, run), run
 
 
 def test_the_pop_carries_the_script_aids_the_checkpoints_and_the_wrap_up_limit(api: Api) -> None:
@@ -259,9 +254,7 @@ def test_preview_shows_the_masked_lead_again_after_a_reconnect_and_takes_the_ans
     lead = PreviewLead(lead_id=41, phone_masked="138****5678", variables={"phone": "138****5678", "city": "无锡"})
     with api.client.websocket_connect("/ws/agent", headers=headers) as ws:
         wait_connected(api, "AG1")
-        portal = api.client.portal
-        assert portal is not None
-        decision = portal.start_task_soon(hub.preview, SimpleNamespace(work_id="AG1"), lead)
+        decision = api.start(hub.preview, SimpleNamespace(work_id="AG1"), lead)
         shown = ws.receive_json()
         assert shown == {
             "type": "preview",

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import anyio
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, insert, select, text
 from sqlalchemy.exc import StatementError
@@ -102,5 +105,49 @@ async def test_memory_sqlite_needs_no_directory() -> None:
     try:
         async with engine.connect() as connection:
             assert (await connection.execute(text("SELECT 1"))).scalar() == 1
+    finally:
+        await engine.dispose()
+
+
+#: a query that keeps SQLite's thread busy for about a second (it counts to three million)
+_SLOW_QUERY = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT count(*) FROM c"
+
+
+@pytest.mark.parametrize("cancel", ["asyncio", "anyio"])
+async def test_a_session_cancelled_mid_query_does_not_keep_the_write_lock(tmp_path: Path, cancel: str) -> None:
+    """A task cancelled while its query runs (a console socket closing mid-request, a shutdown) leaves a
+    connection SQLAlchemy closes with the statement still open; the next writer must not find the database
+    locked for good. asyncio cancels once, anyio (the test client, Starlette's task groups) at every await."""
+    engine = engine_from_url(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    sessions = session_factory(engine)
+    try:
+        async with sessions() as session:
+            await session.execute(text("CREATE TABLE t (x INTEGER)"))
+            await session.commit()
+        started = asyncio.Event()
+
+        async def reader() -> None:
+            async with sessions() as session:
+                started.set()
+                await session.execute(text(_SLOW_QUERY))
+
+        if cancel == "asyncio":
+            task = asyncio.create_task(reader())
+            await started.wait()
+            await asyncio.sleep(0.2)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        else:
+            async with anyio.create_task_group() as group:
+                group.start_soon(reader)
+                await started.wait()
+                await asyncio.sleep(0.2)
+                group.cancel_scope.cancel()
+        async with sessions() as session:  # waits for the lock at most busy_timeout (5 s), then fails
+            await session.execute(text("INSERT INTO t VALUES (1)"))
+            await session.commit()
+        async with sessions() as session:
+            assert (await session.execute(text("SELECT count(*) FROM t"))).scalar() == 1
     finally:
         await engine.dispose()
