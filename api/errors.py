@@ -47,6 +47,7 @@ from dialer.errors import (
     CampaignNotFound,
     CampaignStateError,
     LeadImportError,
+    LeadListNotFound,
     PacingError,
 )
 from flows.errors import FlowError, FlowFileError, FlowNotFound, FlowRunError
@@ -120,6 +121,7 @@ STATUS_BY_CLASS: Final[Mapping[type[Exception], int]] = {
     # dialer
     CampaignError: 422,
     CampaignNotFound: 404,
+    LeadListNotFound: 404,
     CampaignStateError: 409,
     AgentAssignmentError: 422,
     LeadImportError: 422,

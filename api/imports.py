@@ -105,6 +105,8 @@ class ImportJob:
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     #: the uploaded file's name (:func:`upload_name`): the importer's messages name it
     file_name: str = DEFAULT_NAME
+    #: the lead list to add to (None: a new list named after the file)
+    list_name: str | None = None
 
 
 def report_json(report: ImportReport) -> dict[str, Any]:
@@ -115,6 +117,8 @@ def report_json(report: ImportReport) -> dict[str, Any]:
 
     return {
         "campaign_id": report.campaign_id,
+        "list_id": report.list_id,
+        "list_name": mask_text(report.list_name),
         "rows": report.rows,
         "imported": report.imported,
         "dnc_skipped": report.dnc_skipped,
@@ -174,12 +178,19 @@ class ImportJobs:
         self.jobs: dict[str, ImportJob] = {}
         self.progress_every = PROGRESS_EVERY
 
-    async def start(self, campaign_id: int, data: bytes, actor: str, file_name: str | None = None) -> ImportJob:
+    async def start(
+        self, campaign_id: int, data: bytes, actor: str, file_name: str | None = None, list_name: str | None = None
+    ) -> ImportJob:
         """Write the job's row, then start its import. Call it outside any transaction of the calling task.
 
-        ``file_name``: the client's name for the file (sanitised here), which error messages name."""
+        ``file_name``: the client's name for the file (sanitised here), which error messages and the new lead
+        list's name take; ``list_name``: the campaign's list to add to instead (made if missing)."""
         job = ImportJob(
-            id=uuid.uuid4().hex, campaign_id=campaign_id, started_by=actor, file_name=upload_name(file_name)
+            id=uuid.uuid4().hex,
+            campaign_id=campaign_id,
+            started_by=actor,
+            file_name=upload_name(file_name),
+            list_name=list_name,
         )
         job.total = max(data.count(b"\n") - 1, 0) + (0 if data.endswith(b"\n") or not data else 1)
         now = self.state.now()
@@ -241,6 +252,8 @@ class ImportJobs:
                 region=state.settings.default_region,
                 progress=progress,
                 workers=0,
+                list_name=job.list_name,
+                created_by=job.started_by,
             )
 
     async def _run(self, job: ImportJob, data: bytes) -> None:

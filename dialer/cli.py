@@ -43,13 +43,26 @@ def leads() -> None:
     help="Write every rejected row (row, column, reason, masked value) to this CSV file.",
 )
 @click.option("--workers", type=int, default=None, help="Processes preparing rows (default: automatic).")
+@click.option(
+    "--list",
+    "list_name",
+    default=None,
+    help="Add the rows to the campaign's lead list of this name (made if missing). Default: a new list named "
+    "after FILE.",
+)
 def import_command(
-    campaign: str, file: Path, region: str | None, errors_file: Path | None, workers: int | None
+    campaign: str,
+    file: Path,
+    region: str | None,
+    errors_file: Path | None,
+    workers: int | None,
+    list_name: str | None,
 ) -> None:
     """Import FILE (CSV with a header; column `phone` required) into CAMPAIGN (id or name).
 
     Optional columns: name, timezone, consent, consent_ref; every other column becomes a lead
-    variable (stored encrypted). Bad rows are reported while the good rows land.
+    variable (stored encrypted). Bad rows are reported while the good rows land. The rows form a
+    lead list of their own (or join --list), which `waihu leads pause-list` can hold back.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -86,9 +99,11 @@ def import_command(
                 region=region or settings.default_region,
                 progress=progress,
                 workers=workers,
+                list_name=list_name,
             )
 
     report = run_with_engine(settings, work)
+    click.echo(f"lead list {report.list_id}: {report.list_name}")
     click.echo(report.summary())
     click.echo(f"{report.rows_per_second:,.0f} rows/s")
     issues = [("error", issue) for issue in report.errors] + [("duplicate", issue) for issue in report.duplicates]
@@ -104,6 +119,71 @@ def import_command(
             out.writerow(["row", "kind", "column", "reason", "value_masked"])
             for kind, issue in issues:
                 out.writerow([issue.row, kind, issue.column, issue.reason, issue.value])
+
+
+@leads.command("lists")
+@click.argument("campaign")
+def lists_command(campaign: str) -> None:
+    """The lead lists of CAMPAIGN (id or name): whether each is worked or paused, and its leads by status."""
+    from dialer.campaigns import get_campaign
+    from dialer.lists import ListCounts, list_counts
+    from dialer.models import LEAD_STATUSES
+    from waihu.db import session_factory
+
+    settings = get_settings()
+
+    async def work(engine: AsyncEngine) -> list[ListCounts]:
+        async with session_factory(engine)() as session:
+            return await list_counts(session, (await get_campaign(session, campaign)).id)
+
+    rows = run_with_engine(settings, work)
+    if not rows:
+        click.echo("no lead lists yet: `waihu leads import` makes one per file")
+        return
+    click.echo("\t".join(["id", "state", "total", *LEAD_STATUSES, "name"]))
+    for row in rows:
+        counts = [str(row.by_status[status]) for status in LEAD_STATUSES]
+        state = "active" if row.list.active else "paused"
+        click.echo("\t".join([str(row.list.id), state, str(row.total), *counts, row.list.name]))
+
+
+def _set_list(campaign: str, lead_list: str, *, active: bool, by: str) -> None:
+    from dialer.campaigns import get_campaign
+    from dialer.lists import set_list_active
+    from waihu.audit import AuditLog
+    from waihu.db import session_factory
+    from waihu.vault import Vault
+
+    settings = get_settings()
+    audit = AuditLog(Vault.from_settings(settings).audit_key)
+
+    async def work(engine: AsyncEngine) -> tuple[int, str]:
+        async with session_factory(engine)() as session, session.begin():
+            campaign_id = (await get_campaign(session, campaign)).id
+            item = await set_list_active(session, audit, campaign_id, lead_list, active=active, actor=by)
+            return item.id, item.name
+
+    list_id, name = run_with_engine(settings, work)
+    click.echo(f"lead list {list_id} ({name}) is {'active' if active else 'paused'}")
+
+
+@leads.command("pause-list")
+@click.argument("campaign")
+@click.argument("lead_list")
+@click.option("--by", default="operator", show_default=True, help="Work ID of whoever pauses it (audited).")
+def pause_list(campaign: str, lead_list: str, by: str) -> None:
+    """Hold back LEAD_LIST (id or name) of CAMPAIGN: none of its leads is dialed, callbacks included, until it
+    is resumed. Calls already placed finish."""
+    _set_list(campaign, lead_list, active=False, by=by)
+
+
+@leads.command("resume-list")
+@click.argument("campaign")
+@click.argument("lead_list")
+@click.option("--by", default="operator", show_default=True, help="Work ID of whoever resumes it (audited).")
+def resume_list(campaign: str, lead_list: str, by: str) -> None:
+    """Dial LEAD_LIST (id or name) of CAMPAIGN again."""
+    _set_list(campaign, lead_list, active=True, by=by)
 
 
 @leads.command("dnc-add")

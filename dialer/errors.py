@@ -13,7 +13,9 @@ Exception tree::
         │   │                       dialer.flow_not_found, dialer.vendor_not_found)
         │   ├── CampaignNotFound    no campaign with that id or name           (dialer.campaign_not_found)
         │   ├── CampaignStateError  a transition the state machine refuses     (dialer.campaign_state)
-        │   └── AgentAssignmentError  a work ID that may not work this campaign (dialer.agent_assignment)
+        │   ├── AgentAssignmentError  a work ID that may not work this campaign (dialer.agent_assignment)
+        │   └── LeadListNotFound    no such lead list in the campaign          (dialer.list_not_found;
+        │                           a list name it cannot take: dialer.list_name, a CampaignError)
         ├── LeadImportError         the file as a whole cannot be imported     (dialer.import_failed,
         │                           dialer.import_encoding: neither UTF-8 nor GB18030, or a broken UTF-16)
         ├── LeaseLost               the lead is no longer leased by this owner (dialer.lease_lost)
@@ -97,6 +99,12 @@ class AgentAssignmentError(CampaignError):
     """A work ID of another vendor, of a non-calling role, or a trainee outside a training campaign."""
 
     default_error_id = "dialer.agent_assignment"
+
+
+class LeadListNotFound(CampaignError):
+    """No lead list with that id (or name) in the campaign."""
+
+    default_error_id = "dialer.list_not_found"
 
 
 class LeadImportError(DialerError):

@@ -56,6 +56,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from dialer.errors import CampaignNotFound, LeadImportError
+from dialer.lists import clean_name, open_list
 from dialer.models import Campaign, DncEntry, Lead
 from dialer.phones import PhoneHasher, mask_e164, phone_hasher, validate_phone
 from waihu.db import utcnow
@@ -107,6 +108,7 @@ _FIX_ENCODING: Final = (
 )
 _COLUMNS: Final = (
     "campaign_id",
+    "list_id",
     "phone_enc",
     "phone_hash",
     "phone_masked",
@@ -145,6 +147,9 @@ class ImportReport:
     """What an import did. Holds masked values only: safe to print, log or hand to the API."""
 
     campaign_id: int
+    #: the list the rows went to (``list_name``: its name)
+    list_id: int = 0
+    list_name: str = ""
     rows: int = 0
     #: the file's text encoding: utf-8 (with or without a BOM), gb18030, utf-16-le or utf-16-be
     encoding: str = "utf-8"
@@ -682,9 +687,10 @@ def _check_encoding(fh: BinaryIO, name: str) -> _Source:
 class _Writer:
     """Inserts prepared rows in batches, one transaction each, the fastest way the database offers."""
 
-    def __init__(self, connection: AsyncConnection, campaign_id: int, now: datetime) -> None:
+    def __init__(self, connection: AsyncConnection, campaign_id: int, list_id: int, now: datetime) -> None:
         self.connection = connection
         self.campaign_id = campaign_id
+        self.list_id = list_id
         self.now = now
         self.dialect = connection.dialect.name
         processor = Lead.__table__.c.created_at.type.dialect_impl(connection.dialect).bind_processor(connection.dialect)
@@ -694,7 +700,7 @@ class _Writer:
         # so each row binds 9 parameters instead of 14
         stamp = self.now_db if isinstance(self.now_db, str) and _SAFE_STAMP.fullmatch(self.now_db) else None
         self.sqlite_sql = (
-            f"INSERT INTO leads ({names}) VALUES ({int(campaign_id)}, ?, ?, ?, ?, ?, ?, 'dialable', 0, "
+            f"INSERT INTO leads ({names}) VALUES ({int(campaign_id)}, {int(list_id)}, ?, ?, ?, ?, ?, ?, 'dialable', 0, "
             f"'{stamp}', ?, ?, ?, '{stamp}')"
             if stamp is not None
             else f"INSERT INTO leads ({names}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
@@ -719,6 +725,7 @@ class _Writer:
     def _record(self, p: _Prepared, now: Any) -> tuple[Any, ...]:
         return (
             self.campaign_id,
+            self.list_id,
             p[2],
             p[1],
             p[3],
@@ -790,8 +797,6 @@ def _executor(path: Path, workers: int | None, preparer: _Preparer) -> Executor 
 
 
 async def _campaign_sets(session: AsyncSession, campaign_id: int) -> tuple[set[str], set[str]]:
-    if await session.get(Campaign, campaign_id) is None:
-        raise CampaignNotFound(f"no campaign with id {campaign_id}", details={"campaign_id": campaign_id})
     existing = set((await session.scalars(select(Lead.phone_hash).where(Lead.campaign_id == campaign_id))).all())
     dnc = set((await session.scalars(select(DncEntry.phone_hash))).all())
     return existing, dnc
@@ -807,6 +812,9 @@ async def import_leads(
     progress: ProgressCallback | None = None,
     batch_size: int = 20_000,
     workers: int | None = None,
+    list_name: str | None = None,
+    file_name: str | None = None,
+    created_by: str | None = None,
 ) -> ImportReport:
     """Import a CSV of leads into a campaign; the good rows land even when others fail.
 
@@ -815,11 +823,19 @@ async def import_leads(
     ``workers``: processes preparing rows (None: one per CPU, at most 4, for files of 4 MB and more,
     else 0; 0: prepare in this process). Workers are forked so the vault's keys are inherited,
     never pickled. ``progress(done, total)`` is called after each piece.
+
+    The rows go to the campaign's list ``list_name`` (made if missing), or to a new list named after the file
+    (``file_name``, the uploaded file's own name, else the file's): see :mod:`dialer.lists`. ``created_by``: the
+    work ID the list is made for. A file that cannot be read at all leaves no new list behind.
     """
     path = Path(csv_path)
     started = time.perf_counter()
     report = ImportReport(campaign_id=campaign_id)
     async with session_factory() as session:
+        if await session.get(Campaign, campaign_id) is None:
+            raise CampaignNotFound(f"no campaign with id {campaign_id}", details={"campaign_id": campaign_id})
+        if list_name is not None:
+            clean_name(list_name)  # a name it cannot take fails before the file is read
         existing, dnc = await _campaign_sets(session, campaign_id)
     source = _open_csv(path)
     report.encoding = source.encoding
@@ -831,8 +847,15 @@ async def import_leads(
         pending: list[_Prepared] = []
         executor = _executor(path, workers, preparer)
         engine = session_factory.kw["bind"]
+        now = utcnow()
         try:
-            async with engine.connect() as connection, _Writer(connection, campaign_id, utcnow()) as writer:
+            async with session_factory() as session, session.begin():
+                name = file_name or path.name
+                target = await open_list(
+                    session, campaign_id, name=list_name, file_name=name, created_by=created_by, now=now
+                )
+                report.list_id, report.list_name = target.id, target.name
+            async with engine.connect() as connection, _Writer(connection, campaign_id, target.id, now) as writer:
                 inflight: asyncio.Task[None] | None = None
 
                 async def write(batch: list[_Prepared]) -> None:

@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from dialer.compliance import DEFAULT_POLICY, CompliancePolicy, record_outcome
 from dialer.errors import LeaseLost
+from dialer.lists import dialable_lists
 from dialer.models import CallAttempt, Campaign, Lead
 
-__all__ = ["complete", "lease_leads", "release", "renew"]
+__all__ = ["complete", "due", "lease_leads", "release", "renew"]
 
 T = TypeVar("T")
 
@@ -34,6 +35,16 @@ _LOCKED_RETRIES: Final = 5
 
 def _free(now: datetime) -> ColumnElement[bool]:
     return or_(Lead.lease_expires_at.is_(None), Lead.lease_expires_at <= now)
+
+
+def due(campaign_id: int, now: datetime) -> ColumnElement[bool]:
+    """A lead the campaign may dial now, lease aside: dialable, its next attempt due, its list not paused."""
+    return and_(
+        Lead.campaign_id == campaign_id,
+        Lead.status == "dialable",
+        Lead.next_attempt_at <= now,
+        dialable_lists(campaign_id),
+    )
 
 
 async def lease_leads(
@@ -46,7 +57,8 @@ async def lease_leads(
 ) -> list[Lead]:
     """Lease up to ``n`` due leads of a campaign to ``owner`` until ``now + ttl``; returns them.
 
-    Due: status dialable, ``next_attempt_at <= now``, and no lease or an expired one. Oldest due first.
+    Due: status dialable, ``next_attempt_at <= now``, its list not paused, and no lease or an expired one.
+    Oldest due first.
     """
     if n <= 0:
         return []
@@ -72,13 +84,7 @@ async def _in_transaction(
 async def _lease(
     session: AsyncSession, campaign_id: int, owner: str, n: int, now: datetime, ttl: timedelta
 ) -> list[Lead]:
-    due = and_(
-        Lead.campaign_id == campaign_id,
-        Lead.status == "dialable",
-        Lead.next_attempt_at <= now,
-        _free(now),
-    )
-    pick = select(Lead.id).where(due).order_by(Lead.next_attempt_at, Lead.id).limit(n)
+    pick = select(Lead.id).where(due(campaign_id, now), _free(now)).order_by(Lead.next_attempt_at, Lead.id).limit(n)
     values = {"lease_owner": owner, "lease_expires_at": now + ttl}
     stmt: Any
     if session.get_bind().dialect.name == "postgresql":

@@ -41,6 +41,7 @@ __all__ = [
     "CampaignAgent",
     "DncEntry",
     "Lead",
+    "LeadList",
     "default_retry_rules",
 ]
 
@@ -122,6 +123,25 @@ class CampaignAgent(Base):
     work_id: Mapped[str] = mapped_column(ForeignKey("users.work_id"))
 
 
+class LeadList(Base):
+    """A batch of a campaign's leads, as uploaded (one per import unless the import names a list to add to).
+
+    A list is worked or paused on its own: the dialer leases no lead of a paused list, its promised callbacks
+    included, until the list is resumed; counts and results can be read per list.
+    """
+
+    __tablename__ = "lead_lists"
+    __table_args__ = (UniqueConstraint("campaign_id", "name", name="uq_lead_lists_campaign_name"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(128))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: the work ID that made it (an upload through the API); None: the command line or the migration
+    created_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Lead(Base):
     """One customer to call in one campaign; leased before it is dialed so nobody dials it twice."""
 
@@ -130,10 +150,14 @@ class Lead(Base):
         UniqueConstraint("campaign_id", "phone_hash", name="uq_leads_campaign_phone"),
         CheckConstraint(f"status in ({_in(LEAD_STATUSES)})", name="status_known"),
         Index("ix_leads_due", "campaign_id", "status", "next_attempt_at"),
+        Index("ix_leads_list", "list_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    #: the list the lead came in (migration 0011; every import sets it, and the migration gave the leads
+    #: imported before it a list per campaign. Nullable only because SQLite cannot add a NOT NULL reference.)
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("lead_lists.id", ondelete="CASCADE"), nullable=True)
     #: E.164 number, encrypted with the vault
     phone_enc: Mapped[bytes] = mapped_column(LargeBinary)
     #: keyed hash of the number (Vault.lookup_hash(..., "phone")): de-duplication and DNC matching

@@ -337,13 +337,7 @@ class CampaignRunner:
     async def _due_now(self) -> bool:
         async with self.sessions() as session:
             count = await session.scalar(
-                select(func.count())
-                .select_from(Lead)
-                .where(
-                    Lead.campaign_id == self.campaign.id,
-                    Lead.status == "dialable",
-                    Lead.next_attempt_at <= self.wall(),
-                )
+                select(func.count()).select_from(Lead).where(leasing.due(self.campaign.id, self.wall()))
             )
         return bool(count)
 

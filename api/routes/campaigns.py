@@ -34,6 +34,8 @@ from api.schemas.campaigns import (
     ImportJobOut,
     ImportJobState,
     ImportReportOut,
+    LeadListIn,
+    LeadListOut,
     WebhookCreated,
     WebhookIn,
     WebhookOut,
@@ -43,6 +45,7 @@ from dialer.campaigns import create_campaign, set_state
 from dialer.dnc import InvalidPhone, add_phone
 from dialer.errors import CampaignStateError
 from dialer.leads import ImportReport
+from dialer.lists import NAME_MAX, ListCounts, clean_name, list_counts, set_list_active
 from dialer.models import DEFAULT_CALLING_WINDOWS, Campaign, CampaignAgent
 from waihu.pii import mask_phone, mask_text, normalise_phone
 
@@ -253,9 +256,22 @@ async def post_leads(
     background: Annotated[
         bool, Query(description="answer 202 at once and import in the background (progress: GET …/imports/{id})")
     ] = False,
+    list_name: Annotated[
+        str | None,
+        Query(
+            alias="list",
+            min_length=1,
+            max_length=NAME_MAX,
+            description="add the rows to the campaign's lead list of this name (made if missing); default: a new "
+            "list named after the file",
+        ),
+    ] = None,
 ) -> ImportReportOut | ImportJobOut:
-    """Upload leads as CSV: good rows land, bad ones come back in the report (line, column, masked value)."""
+    """Upload leads as CSV: good rows land, bad ones come back in the report (line, column, masked value). The rows
+    form a lead list of their own (or join ``list``), which ``PATCH …/lists/{list_id}`` can pause."""
     campaign = await services.campaign_for(caller, campaign_id, "lead.import")
+    if list_name is not None:
+        clean_name(list_name)  # a name it cannot take: 422 before the upload is read
     data = await file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
         raise ApiError(
@@ -263,7 +279,9 @@ async def post_leads(
             error_id="api.upload_too_large",
         )
     await caller.session.commit()  # the job and the importer write on their own connections: end this transaction
-    job = await imports_of(caller.state).start(campaign.id, data, caller.work_id, file_name=file.filename)
+    job = await imports_of(caller.state).start(
+        campaign.id, data, caller.work_id, file_name=file.filename, list_name=list_name
+    )
     if background:
         response.status_code = 202
         return ImportJobOut(import_id=job.id, campaign_id=job.campaign_id, state="running", total=job.total, done=0)
@@ -303,6 +321,44 @@ async def get_import(
     return out
 
 
+Launcher = Annotated[Caller, Depends(require_permission("campaign.launch"))]
+
+
+def lead_list_out(row: ListCounts) -> LeadListOut:
+    return LeadListOut(
+        id=row.list.id,
+        campaign_id=row.list.campaign_id,
+        name=mask_text(row.list.name),
+        active=row.list.active,
+        created_by=row.list.created_by,
+        created_at=row.list.created_at,
+        total=row.total,
+        leads=row.by_status,
+    )
+
+
+@router.get("/campaigns/{campaign_id}/lists", response_model=list[LeadListOut])
+async def get_lists(
+    campaign_id: Id, caller: Annotated[Caller, Depends(require_permission("campaign.view"))]
+) -> list[LeadListOut]:
+    """The campaign's lead lists, oldest first: worked or paused, and their leads by status."""
+    campaign = await services.campaign_for(caller, campaign_id, "campaign.view")
+    return [lead_list_out(row) for row in await list_counts(caller.session, campaign.id)]
+
+
+@router.patch("/campaigns/{campaign_id}/lists/{list_id}", response_model=LeadListOut)
+async def patch_list(campaign_id: Id, list_id: Id, body: LeadListIn, caller: Launcher) -> LeadListOut:
+    """Pause a lead list (none of its leads is dialed, callbacks included; calls already placed finish) or resume
+    it. Audited."""
+    campaign = await services.campaign_for(caller, campaign_id, "campaign.launch")
+    await set_list_active(
+        caller.session, caller.state.audit, campaign.id, list_id, active=body.active, actor=caller.work_id
+    )
+    rows = await list_counts(caller.session, campaign.id)
+    await caller.session.commit()
+    return next(lead_list_out(row) for row in rows if row.list.id == list_id)
+
+
 async def _move(caller: Caller, campaign_id: Id, target: str, *, expect: str | None = None) -> CampaignOut:
     campaign = await services.campaign_for(caller, campaign_id, "campaign.launch")
     if expect is not None and campaign.state != expect:
@@ -314,9 +370,6 @@ async def _move(caller: Caller, campaign_id: Id, target: str, *, expect: str | N
     out = await campaign_read(caller, campaign, stats=False)
     await caller.session.commit()
     return out
-
-
-Launcher = Annotated[Caller, Depends(require_permission("campaign.launch"))]
 
 
 async def _run(caller: Caller, campaign_id: Id, *, expect: str) -> CampaignOut:

@@ -78,6 +78,27 @@ class CampaignIn(BaseModel):
     wrap_up_limit_seconds: int = Field(default=60, ge=0, le=3600)
 
 
+class LeadListOut(BaseModel):
+    """A lead list of a campaign: worked (active) or paused, and its leads by status."""
+
+    id: int
+    campaign_id: int
+    name: str = Field(description="masked where it holds something like a phone number")
+    active: bool = Field(description="false: paused, none of its leads is dialed (callbacks included)")
+    created_by: str | None
+    created_at: datetime
+    total: int
+    leads: dict[str, int] = Field(description="leads by status: dialable, done, dnc, refused, exhausted")
+
+
+class LeadListIn(BaseModel):
+    """Pause (``active: false``) or resume (``true``) a lead list."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool
+
+
 class CampaignStatsOut(BaseModel):
     leads: dict[str, int]
     calls: dict[str, int]
@@ -179,6 +200,8 @@ class ImportReportOut(BaseModel):
             "examples": [
                 {
                     "campaign_id": 3,
+                    "list_id": 7,
+                    "list_name": "11月名单.csv",
                     "rows": 3,
                     "imported": 1,
                     "dnc_skipped": 0,
@@ -190,6 +213,10 @@ class ImportReportOut(BaseModel):
     )
 
     campaign_id: int
+    list_id: int | None = Field(
+        default=None, description="the lead list the rows went to (a report kept from before lead lists has none)"
+    )
+    list_name: str | None = None
     rows: int
     imported: int
     dnc_skipped: int

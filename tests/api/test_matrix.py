@@ -10,6 +10,7 @@ grows with the API.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -148,6 +149,19 @@ async def _finished_import(state: AppState, campaign_id: int) -> str:
     return job.id
 
 
+async def _new_list(state: AppState, campaign_id: int) -> int:
+    job = await imports_of(state).start(campaign_id, CSV, "TL1", list_name=f"名单 {uuid.uuid4().hex[:8]}")
+    assert job.task is not None
+    await job.task
+    assert job.report is not None
+    return job.report.list_id
+
+
+def _list_patch(api: Api, actor: str) -> tuple[str, dict[str, Any]]:
+    list_id = api.run(_new_list, api.state, api.seed.campaign_a)
+    return f"/campaigns/{api.seed.campaign_a}/lists/{list_id}", {"json": {"active": False}}
+
+
 def _import(api: Api, actor: str) -> tuple[str, dict[str, Any]]:
     job_id = api.run(_finished_import, api.state, api.seed.campaign_a)
     return f"/campaigns/{api.seed.campaign_a}/imports/{job_id}", {}
@@ -185,6 +199,8 @@ CASES: dict[tuple[str, str], Case] = {
         fixed("/campaigns/{s.campaign_a}/leads", files={"file": ("leads.csv", CSV, "text/csv")}), scoped=True
     ),
     ("GET", "/campaigns/{campaign_id}/imports/{import_id}"): Case(_import, scoped=True),
+    ("GET", "/campaigns/{campaign_id}/lists"): Case(fixed("/campaigns/{s.campaign_a}/lists"), scoped=True),
+    ("PATCH", "/campaigns/{campaign_id}/lists/{list_id}"): Case(_list_patch, scoped=True),
     ("POST", "/campaigns/{campaign_id}/start"): Case(_campaign_in("start"), scoped=True),
     ("POST", "/campaigns/{campaign_id}/pause"): Case(_campaign_in("pause", "running"), scoped=True),
     ("POST", "/campaigns/{campaign_id}/resume"): Case(_campaign_in("resume", "running", "paused"), scoped=True),

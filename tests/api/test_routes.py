@@ -115,6 +115,65 @@ def test_a_lead_upload_lands_the_good_rows_and_reports_the_bad_ones_masked(api: 
     assert stats["leads"] == {"done": 1, "dialable": 2}
 
 
+def test_lead_lists_are_made_by_uploads_counted_and_paused(api: Api) -> None:
+    campaign = api.seed.campaign_a
+
+    def upload(name: str, csv: str, **params: str) -> dict[str, object]:
+        response = api.request(
+            "team_lead",
+            "POST",
+            f"/campaigns/{campaign}/leads",
+            params=params,
+            files={"file": (name, csv.encode(), "text/csv")},
+        )
+        assert response.status_code == 200, response.text
+        report: dict[str, object] = response.json()
+        return report
+
+    first = upload("十一月13912345678.csv", "phone\n13900001111\n13700002222\n")
+    joined = upload("more.csv", "phone\n13600003333\n", list="回访 名单")
+    assert first["list_name"] == "十一月139****5678.csv", "a name that looks like a phone number is masked"
+    assert joined["list_name"] == "回访 名单"
+    lists = api.request("team_lead", "GET", f"/campaigns/{campaign}/lists").json()
+    mine = {item["id"]: item for item in lists}
+    assert {(item["name"], item["active"], item["total"], item["leads"]["dialable"]) for item in mine.values()} >= {
+        ("十一月139****5678.csv", True, 2, 2),
+        ("回访 名单", True, 1, 1),
+    }
+    assert "13912345678" not in str(lists)
+    assert mine[joined["list_id"]]["created_by"] == "TL1"
+
+    path = f"/campaigns/{campaign}/lists/{joined['list_id']}"
+    paused = api.request("team_lead", "PATCH", path, json={"active": False})
+    assert paused.status_code == 200, paused.text
+    assert (paused.json()["active"], paused.json()["total"]) == (False, 1)
+    listed = api.request("team_lead", "GET", f"/campaigns/{campaign}/lists").json()
+    again = {item["id"]: item["active"] for item in listed}
+    assert again[joined["list_id"]] is False
+    assert again[first["list_id"]] is True
+
+    missing = api.request("team_lead", "PATCH", f"/campaigns/{campaign}/lists/999999", json={"active": False})
+    assert (missing.status_code, missing.json()["error_id"]) == (404, "dialer.list_not_found")
+    other = api.request(
+        "team_lead", "PATCH", f"/campaigns/{api.seed.campaign_b}/lists/{first['list_id']}", json={"active": False}
+    )
+    assert other.status_code == 404, "another vendor's campaign is not there for this team lead"
+    unpaused = {
+        item["id"]: item["active"] for item in api.request("team_lead", "GET", f"/campaigns/{campaign}/lists").json()
+    }
+    assert unpaused[first["list_id"]] is True
+    bad = api.request(
+        "team_lead",
+        "POST",
+        f"/campaigns/{campaign}/leads",
+        params={"list": "\u0007"},
+        files={"file": ("x.csv", b"phone\n13500004444\n", "text/csv")},
+    )
+    assert (bad.status_code, bad.json()["error_id"]) == (422, "dialer.list_name")
+    stats = api.request("team_lead", "GET", f"/campaigns/{campaign}").json()["stats"]
+    assert stats["leads"]["dialable"] == 3, "the refused upload landed nothing"
+
+
 def test_dnc_add_keeps_only_the_mask(api: Api) -> None:
     first = api.request("ops_manager", "POST", "/dnc", json={"phone": "13811112222", "reason": "客户要求"})
     again = api.request("ops_manager", "POST", "/dnc", json={"phone": "+86 138 1111 2222"})

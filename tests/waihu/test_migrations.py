@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,56 @@ def test_offline_mode_renders_sql(url: str, expected: str) -> None:
     sql = config.output_buffer.getvalue()
     assert "CREATE TABLE audit_log" in sql
     assert expected in sql
+
+
+async def test_lead_lists_arrive_with_the_leads_already_imported(engine: AsyncEngine) -> None:
+    """0011 puts each campaign's existing leads in one list, keeps their call attempts, and goes back cleanly."""
+    await upgrade(engine, "0010")
+    at = datetime(2026, 11, 1, 8, tzinfo=UTC)
+    now: object = at.strftime("%Y-%m-%d %H:%M:%S.%f") if engine.dialect.name == "sqlite" else at
+    stamp = ":now"
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(f"INSERT INTO vendors (id, code, name, id_quota, created_at) VALUES (1, 'v', 'v', 0, {stamp})"),
+            {"now": now},
+        )
+        for campaign_id, name in ((1, "with leads"), (2, "without leads")):
+            await connection.execute(
+                text(
+                    "INSERT INTO campaigns (id, name, vendor_id, flow_id, flow_version, flow_digest, dial_mode, "
+                    "state, max_abandon_rate, calling_windows, timezone, retry_rules, consent_required, training, "
+                    "wrap_up_limit_seconds, created_by, created_at, updated_at) VALUES (:id, :name, 1, 'f', 1, "
+                    f"'d', 'progressive', 'draft', 0.03, '[]', 'Asia/Shanghai', '{{}}', false, false, 60, 'x', "
+                    f"{stamp}, {stamp})"
+                ),
+                {"id": campaign_id, "name": name, "now": now},
+            )
+        for lead_id in (1, 2):
+            await connection.execute(
+                text(
+                    "INSERT INTO leads (id, campaign_id, phone_enc, phone_hash, phone_masked, status, attempts, "
+                    f"next_attempt_at, consent, created_at) VALUES (:id, 1, :enc, :hash, '138****0000', "
+                    f"'dialable', 0, {stamp}, false, {stamp})"
+                ),
+                {"id": lead_id, "enc": b"x", "hash": f"h{lead_id}", "now": now},
+            )
+        await connection.execute(
+            text(
+                "INSERT INTO call_attempts (campaign_id, lead_id, phone_hash, result, started_at, abandoned) "
+                f"VALUES (1, 1, 'h1', 'busy', {stamp}, false)"
+            ),
+            {"now": now},
+        )
+    await upgrade(engine)
+    async with engine.connect() as connection:
+        lists = (await connection.execute(text("SELECT id, campaign_id, name, active FROM lead_lists"))).all()
+        assert [(row.campaign_id, row.name, bool(row.active)) for row in lists] == [(1, "before lists", True)]
+        list_of = (await connection.execute(text("SELECT id, list_id FROM leads ORDER BY id"))).all()
+        assert [tuple(row) for row in list_of] == [(1, lists[0].id), (2, lists[0].id)]
+        if engine.dialect.name == "sqlite":
+            references = (await connection.execute(text("PRAGMA foreign_key_list(leads)"))).all()
+            assert ("lead_lists", "list_id", "id", "CASCADE") in {(r[2], r[3], r[4], r[6]) for r in references}
+    await downgrade(engine, "0010")
+    async with engine.connect() as connection:
+        assert (await connection.execute(text("SELECT count(*) FROM leads"))).scalar() == 2
+        assert (await connection.execute(text("SELECT lead_id FROM call_attempts"))).scalar() == 1
