@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dialer.backends.clock import RealClock
@@ -20,7 +20,7 @@ from dialer.campaigns import set_state
 from dialer.compliance import check_lead
 from dialer.events import HangupCause
 from dialer.floor import AgentSlot, Floor
-from dialer.models import CallAttempt, CallEventRow, Campaign, Lead
+from dialer.models import CallAttempt, CallEventRow, Campaign, Lead, LeadList
 from dialer.pacing import PacingSnapshot
 from dialer.runner import CampaignRunner, LiveCall, PreviewLead
 from flows.runtime import FlowRun
@@ -457,3 +457,29 @@ async def test_a_promised_callback_time_is_the_customers_local_time(
         fresh = await session.get(Lead, lead.id)
     assert fresh is not None
     assert fresh.next_attempt_at.astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%d %H:%M") == f"2026-11-28 {expected_utc}"
+
+
+async def test_a_paused_lead_list_is_not_dialed_and_the_runner_ends_when_only_it_is_left(
+    sqlite_engine: AsyncEngine,
+) -> None:
+    world = await make_world(sqlite_engine)
+    campaign = await start(world, ["A1"])
+    leads = await add_leads(world, campaign.id, phones(8))
+    async with world.factory() as session, session.begin():
+        held = LeadList(campaign_id=campaign.id, name="held", active=False, created_at=T0)
+        worked = LeadList(campaign_id=campaign.id, name="worked", active=True, created_at=T0)
+        session.add_all([held, worked])
+        await session.flush()
+        for lead in leads:
+            await session.execute(
+                update(Lead).where(Lead.id == lead.id).values(list_id=held.id if lead.id % 2 else worked.id)
+            )
+    clock = RealClock()
+    floor = Floor(clock)
+    floor.add("A1", "bot/A1")
+    stats = await asyncio.wait_for(runner_for(world, campaign, floor, clock).run(), 60)
+
+    async with world.factory() as session:
+        dialed = set((await session.scalars(select(CallAttempt.lead_id))).all())
+    assert dialed == {lead.id for lead in leads if lead.id % 2 == 0}
+    assert stats.placed == 4
