@@ -20,7 +20,16 @@ from dialer.errors import CampaignError, LeadListNotFound
 from dialer.models import LEAD_STATUSES, Lead, LeadList
 from waihu.audit import AuditLog
 
-__all__ = ["NAME_MAX", "ListCounts", "clean_name", "dialable_lists", "get_list", "list_counts", "open_list", "set_list_active"]
+__all__ = [
+    "NAME_MAX",
+    "ListCounts",
+    "clean_name",
+    "dialable_lists",
+    "get_list",
+    "list_counts",
+    "open_list",
+    "set_list_active",
+]
 
 NAME_MAX: Final = 128
 

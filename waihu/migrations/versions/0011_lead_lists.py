@@ -2,9 +2,10 @@
 
 The leads imported before this revision get one list per campaign, named ``before lists``.
 
-``leads.list_id`` is added (and dropped again) with plain ALTER TABLE on both databases: on SQLite a batch rebuild
-of ``leads`` would drop the table under call_attempts' foreign keys, which sets their ``lead_id`` to NULL. That is also why it stays nullable (SQLite cannot
-add a NOT NULL reference); every import sets it.
+``leads.list_id`` is added (and dropped again) with plain ALTER TABLE on both databases: on SQLite a
+batch rebuild of ``leads`` would drop the table under call_attempts' foreign keys, which sets their
+``lead_id`` to NULL. That is also why it stays nullable (SQLite cannot add a NOT NULL reference);
+every import sets it.
 
 Revision ID: 0011
 Revises: 0010
