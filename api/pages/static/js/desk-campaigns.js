@@ -1,7 +1,9 @@
-// 外呼活动: the list (refreshed while shown), a new campaign, start / pause / resume / stop, and a lead upload
-// with two progress bars (the bytes, by XHR upload progress; then the rows, polled) and the rows it refused.
+// 外呼活动: the list (refreshed while shown), a new campaign, start / pause / resume / stop, a campaign's lead
+// lists (desk-lists.js), and a lead upload into a new or a named lead list with two progress bars (the bytes, by
+// XHR upload progress; then the rows, polled), the list the rows went to and the rows it refused.
 import { $, ApiError, cookie, fill, get, h, post, showError, toast } from "./api.js";
 import { CAMPAIGN_STATE, DIAL_MODE, empty, importReason, pct, zh } from "./desk-common.js";
+import { Lists } from "./desk-lists.js";
 
 const LIST_EVERY = 4000; // ms: the list's progress while the tab is open
 const IMPORT_EVERY = 400; // ms: an upload's rows
@@ -29,6 +31,7 @@ export class Campaigns {
     this.shown = false;
     this.importFor = null;
     this.loadedForm = false;
+    this.lists = new Lists(desk);
     $("#btn-refresh-campaigns").addEventListener("click", () => this.refresh());
     $("#btn-new-campaign").addEventListener("click", () => this.openForm());
     $("#btn-create-cancel").addEventListener("click", () => this.closeForm());
@@ -77,6 +80,7 @@ export class Campaigns {
       this.loaded = true;
       this.render();
       this.desk.campaignsChanged(this.campaigns);
+      this.lists.campaignsChanged(this.campaigns);
     } catch (err) {
       showError(err);
     }
@@ -113,6 +117,7 @@ export class Campaigns {
       );
     }
     actions.push(
+      h("button", { class: "btn btn-small", type: "button", dataset: { action: "lists" }, onclick: () => this.lists.show(c) }, "名单"),
       h("button", { class: "btn btn-small", type: "button", dataset: { action: "watch" }, onclick: () => this.desk.watch(c.id) }, "看板"),
     );
     return h(
@@ -267,11 +272,13 @@ export class Campaigns {
     $("#import-file").focus();
   }
 
-  /** POST the file with XHR (fetch has no upload progress); resolves to the 202 answer's job. */
-  send(file) {
+  /** POST the file with XHR (fetch has no upload progress) into the lead list named `list` (a new list named
+   *  after the file when empty); resolves to the 202 answer's job. */
+  send(file, list) {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
-      xhr.open("POST", `/campaigns/${this.importFor.id}/leads?background=true`);
+      const into = list ? `&list=${encodeURIComponent(list)}` : "";
+      xhr.open("POST", `/campaigns/${this.importFor.id}/leads?background=true${into}`);
       xhr.setRequestHeader("Accept", "application/json");
       xhr.setRequestHeader("X-CSRF-Token", cookie("waihu_csrf"));
       xhr.upload.addEventListener("progress", (e) => {
@@ -322,6 +329,7 @@ export class Campaigns {
       error.hidden = false;
       return;
     }
+    const list = $("#import-list").value.trim();
     const button = $("#btn-upload");
     button.disabled = true;
     $("#import-progress").hidden = false;
@@ -329,9 +337,10 @@ export class Campaigns {
     this.uploadProgress(0, file.size);
     this.rowsProgress({ state: "running", done: 0, total: 0 });
     try {
-      let job = await this.send(file);
+      const campaign = this.importFor;
+      let job = await this.send(file, list);
       this.uploadProgress(file.size, file.size);
-      const campaignId = this.importFor.id;
+      const campaignId = campaign.id;
       while (job.state === "running") {
         this.rowsProgress(job);
         await new Promise((r) => setTimeout(r, IMPORT_EVERY));
@@ -343,7 +352,7 @@ export class Campaigns {
         fill(error, `${what}：${(job.error && job.error.message) || ""}`);
         error.hidden = false;
       } else {
-        this.report(job.report);
+        this.report(job.report, campaign, Boolean(list));
       }
       await this.refresh();
     } catch (err) {
@@ -353,13 +362,28 @@ export class Campaigns {
     }
   }
 
-  report(r) {
+  /** The finished import's report for campaign `c`; `named`: the rows were sent to a list the lead named. */
+  report(r, c, named) {
     const problems = r.errors.length + r.duplicates.length;
     fill(
       $("#import-summary"),
       `共 ${r.rows} 行：导入 ${r.imported} 行，`,
       h("span", { class: r.errors.length ? "bad" : "" }, `错误 ${r.errors.length} 行`),
       `，重复 ${r.duplicates.length} 行，免打扰跳过 ${r.dnc_skipped} 行。`,
+      r.list_name
+        ? h(
+            "span",
+            { id: "import-list-result", dataset: { listId: String(r.list_id ?? "") } },
+            named ? "已加入名单「" : "已新建名单「",
+            h("strong", {}, r.list_name),
+            "」。 ",
+            h(
+              "button",
+              { class: "btn btn-small", type: "button", dataset: { action: "lists" }, onclick: () => this.lists.show(c) },
+              "查看名单",
+            ),
+          )
+        : null,
     );
     const issues = [
       ...r.errors.map((i) => ({ ...i, type: "error" })),

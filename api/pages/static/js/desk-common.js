@@ -9,6 +9,8 @@ const DESK_ERRORS = {
   "dialer.campaign_state": "活动当前状态下不能这样操作",
   "dialer.agent_assignment": "坐席工号不可用",
   "dialer.import_failed": "名单导入失败",
+  "dialer.list_not_found": "找不到该名单",
+  "dialer.list_name": "名单名称应为 1–128 个可见字符",
   "dialer.pacing_invalid": "外呼参数有误",
   "dialer.backend_failed": "话务系统连接失败，活动已暂停",
   "api.vendor_required": "请填写公司编号",
