@@ -69,6 +69,7 @@ def import_command(
     from dialer.campaigns import get_campaign
     from dialer.leads import import_leads
     from waihu.db import session_factory
+    from waihu.pii import mask_text
     from waihu.vault import Vault
 
     settings = get_settings()
@@ -103,7 +104,7 @@ def import_command(
             )
 
     report = run_with_engine(settings, work)
-    click.echo(f"lead list {report.list_id}: {report.list_name}")
+    click.echo(f"lead list {report.list_id}: {mask_text(report.list_name)}")
     click.echo(report.summary())
     click.echo(f"{report.rows_per_second:,.0f} rows/s")
     issues = [("error", issue) for issue in report.errors] + [("duplicate", issue) for issue in report.duplicates]
@@ -129,6 +130,7 @@ def lists_command(campaign: str) -> None:
     from dialer.lists import ListCounts, list_counts
     from dialer.models import LEAD_STATUSES
     from waihu.db import session_factory
+    from waihu.pii import mask_text
 
     settings = get_settings()
 
@@ -144,7 +146,7 @@ def lists_command(campaign: str) -> None:
     for row in rows:
         counts = [str(row.by_status[status]) for status in LEAD_STATUSES]
         state = "active" if row.list.active else "paused"
-        click.echo("\t".join([str(row.list.id), state, str(row.total), *counts, row.list.name]))
+        click.echo("\t".join([str(row.list.id), state, str(row.total), *counts, mask_text(row.list.name)]))
 
 
 def _set_list(campaign: str, lead_list: str, *, active: bool, by: str) -> None:
@@ -152,6 +154,7 @@ def _set_list(campaign: str, lead_list: str, *, active: bool, by: str) -> None:
     from dialer.lists import set_list_active
     from waihu.audit import AuditLog
     from waihu.db import session_factory
+    from waihu.pii import mask_text
     from waihu.vault import Vault
 
     settings = get_settings()
@@ -164,7 +167,7 @@ def _set_list(campaign: str, lead_list: str, *, active: bool, by: str) -> None:
             return item.id, item.name
 
     list_id, name = run_with_engine(settings, work)
-    click.echo(f"lead list {list_id} ({name}) is {'active' if active else 'paused'}")
+    click.echo(f"lead list {list_id} ({mask_text(name)}) is {'active' if active else 'paused'}")
 
 
 @leads.command("pause-list")

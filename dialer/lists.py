@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dialer.errors import CampaignError, LeadListNotFound
 from dialer.models import LEAD_STATUSES, Lead, LeadList
 from waihu.audit import AuditLog
+from waihu.pii import mask_text
 
 __all__ = [
     "NAME_MAX",
@@ -125,9 +126,9 @@ async def list_counts(session: AsyncSession, campaign_id: int) -> list[ListCount
         await session.scalars(select(LeadList).where(LeadList.campaign_id == campaign_id).order_by(LeadList.id))
     ).all()
     rows = (
-        await session.execute(
+        await session.execute(  # by the lists' ids: the (list_id, status) index answers it alone
             select(Lead.list_id, Lead.status, func.count())
-            .where(Lead.campaign_id == campaign_id)
+            .where(Lead.list_id.in_([item.id for item in lists]))
             .group_by(Lead.list_id, Lead.status)
         )
     ).all()
@@ -144,9 +145,10 @@ async def get_list(session: AsyncSession, campaign_id: int, list_ref: int | str)
     query = query.where(LeadList.id == as_id) if as_id is not None else query.where(LeadList.name == list_ref)
     found = (await session.scalars(query)).first()
     if found is None:
+        shown = mask_text(str(list_ref))  # what was typed may hold a number
         raise LeadListNotFound(
-            f"campaign {campaign_id} has no lead list {list_ref!r}; `waihu leads lists {campaign_id}` lists them",
-            details={"campaign_id": campaign_id, "list": str(list_ref)},
+            f"campaign {campaign_id} has no lead list {shown!r}; `waihu leads lists {campaign_id}` lists them",
+            details={"campaign_id": campaign_id, "list": shown},
         )
     return found
 
@@ -168,7 +170,7 @@ async def set_list_active(
             actor=actor,
             action="lead_list.resume" if active else "lead_list.pause",
             target=f"lead_list:{item.id}",
-            details={"campaign_id": campaign_id, "name": item.name},
+            details={"campaign_id": campaign_id, "name": mask_text(item.name)},
         )
         item.active = active
         await session.flush()

@@ -175,3 +175,15 @@ async def test_the_cli_lists_pauses_and_resumes(tmp_path: Path, monkeypatch: pyt
     code, out = await asyncio.to_thread(invoke, "leads", "pause-list", "edu", "nope")
     assert code == 1
     assert "campaign 1 has no lead list 'nope'" in out
+    # a list name is the uploader's text: a phone number in it never shows in clear
+    code, out = await asyncio.to_thread(
+        invoke, "leads", "import", "edu", str(csv_of(tmp_path, "c.csv", 20, 1)), "--list", "张13912345678"
+    )
+    assert code == 0, out
+    assert "lead list 3: 张139****5678" in out.splitlines()
+    code, listed = await asyncio.to_thread(invoke, "leads", "lists", "edu")
+    code, refused = await asyncio.to_thread(invoke, "leads", "pause-list", "edu", "13912345670")
+    assert code == 1
+    for text in (out, listed, refused):
+        assert "13912345678" not in text
+        assert "13912345670" not in text
