@@ -134,6 +134,15 @@ async def _shift(factory: async_sessionmaker[AsyncSession], now: datetime) -> tu
     return start, end
 
 
+async def _free_name(session: AsyncSession, name: str) -> str:
+    """``name``, or ``name (2)``, ``name (3)``…: two demo runs within one second make the same stamp."""
+    taken = set((await session.scalars(select(Campaign.name).where(Campaign.name.startswith(name)))).all())
+    number = 1
+    while (candidate := name if number == 1 else f"{name} ({number})") in taken:
+        number += 1
+    return candidate
+
+
 async def seed_demo(settings: Settings, *, leads: int = 400, seed: int = 1) -> DemoSeed:
     """Migrate, seed the people and the two campaigns; earlier demo campaigns are stopped."""
     engine = engine_from_url(settings.database_url)
@@ -163,7 +172,7 @@ async def seed_demo(settings: Settings, *, leads: int = 400, seed: int = 1) -> D
                     session,
                     registry=registry,
                     audit=audit,
-                    name=name,
+                    name=await _free_name(session, name),
                     vendor_id=vendor_id,
                     flow=flow,
                     created_by="demo",

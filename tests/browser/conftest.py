@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -29,6 +30,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from agents.models import Vendor
@@ -292,3 +294,18 @@ def open_page(browser: Any, width: int = 1440, height: int = 960) -> Iterator[An
 def page(live: Live, browser: Any) -> Iterator[Any]:
     """A page on the module's live app (a module with another app overrides this fixture)."""
     yield from open_page(browser)
+
+
+def log_in(page: Page, live: Live, work_id: str, password: str = PASSWORD) -> None:
+    """Fill the login page and press Enter; the caller checks where it lands (or the error it shows)."""
+    page.goto(live.url("/login"))
+    page.locator("#work-id").fill(work_id)
+    page.locator("#password").fill(password)
+    page.keyboard.press("Enter")
+
+
+def log_in_to_desk(page: Page, live: Live, work_id: str) -> None:
+    """Log in as a team lead and wait until the desk's module runs (it shows the work ID)."""
+    log_in(page, live, work_id)
+    expect(page).to_have_url(re.compile(re.escape(live.url("/desk"))))
+    expect(page.locator("#work-id")).to_have_text(work_id)

@@ -9,18 +9,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.api.conftest import PASSWORD
-from tests.browser.conftest import Live, add_agent_campaign
+from tests.browser.conftest import Live, add_agent_campaign, log_in
 
 pytestmark = pytest.mark.browser
 CALL_WAIT = 15_000  # ms: the pop comes when the simulator's customer answers (under a second here)
-
-
-def log_in(page: Page, live: Live, work_id: str, password: str = PASSWORD) -> None:
-    page.goto(live.url("/login"))
-    page.locator("#work-id").fill(work_id)
-    page.locator("#password").fill(password)
-    page.keyboard.press("Enter")
 
 
 def press(page: Page, *keys: str) -> None:

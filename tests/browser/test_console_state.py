@@ -24,8 +24,8 @@ from playwright.sync_api import Page, WebSocketRoute, expect
 from agents.sessions import current_state, open_session_of
 from api.app import build_state
 from tests.api.conftest import FAST_HASHER
-from tests.browser.conftest import Live, add_agent_campaign
-from tests.browser.test_agent_console import CALL_WAIT, expect_step, log_in, press
+from tests.browser.conftest import Live, add_agent_campaign, log_in
+from tests.browser.test_agent_console import CALL_WAIT, expect_step, press
 from waihu.db import create_engine, utcnow
 from waihu.settings import Settings
 

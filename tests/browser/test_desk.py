@@ -24,9 +24,9 @@ from api.app import build_state
 from api.deps import AppState
 from api.dialing import dialers_of
 from dialer.bots import BotProfile
-from tests.api.conftest import FAST_HASHER, PASSWORD, _new_user
+from tests.api.conftest import FAST_HASHER, _new_user
 from tests.api.test_assets_routes import new_asset, new_damage, new_document, new_seat
-from tests.browser.conftest import Live, _seed, browser_settings, open_page, serve_live
+from tests.browser.conftest import Live, _seed, browser_settings, log_in, open_page, serve_live
 from waihu.db import create_engine
 
 pytestmark = pytest.mark.browser
@@ -77,13 +77,6 @@ def desk_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 @pytest.fixture
 def page(desk_live: Live, browser: Any) -> Iterator[Page]:
     yield from open_page(browser)
-
-
-def log_in(page: Page, live: Live, work_id: str) -> None:
-    page.goto(live.url("/login"))
-    page.locator("#work-id").fill(work_id)
-    page.locator("#password").fill(PASSWORD)
-    page.keyboard.press("Enter")
 
 
 def test_the_desk_needs_a_login_and_a_lead(page: Page, desk_live: Live) -> None:

@@ -24,9 +24,9 @@ from sqlalchemy import select
 
 from agents.models import Vendor
 from api.app import build_state
-from tests.api.conftest import FAST_HASHER, PASSWORD, _new_user
+from tests.api.conftest import FAST_HASHER, _new_user
 from tests.api.test_assets_routes import new_asset, new_damage
-from tests.browser.conftest import Live, _seed, browser_settings, serve_live
+from tests.browser.conftest import Live, _seed, browser_settings, log_in_to_desk, serve_live
 from waihu.db import create_engine
 from waihu.settings import Settings
 
@@ -82,12 +82,7 @@ def records(world: tuple[Live, dict[str, int]]) -> dict[str, int]:
 
 def open_site(page: Page, live: Live, work_id: str) -> None:
     """Logs in and opens the 现场管理 tab (Alt+4)."""
-    page.goto(live.url("/login"))
-    page.locator("#work-id").fill(work_id)
-    page.locator("#password").fill(PASSWORD)
-    page.keyboard.press("Enter")
-    expect(page).to_have_url(re.compile(re.escape(live.url("/desk"))))
-    expect(page.locator("#work-id")).to_have_text(work_id)  # the page's module runs
+    log_in_to_desk(page, live, work_id)
     page.keyboard.press("Alt+4")
     expect(page.locator("#tab-site")).to_have_attribute("aria-selected", "true")
 

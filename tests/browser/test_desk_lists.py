@@ -18,8 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.api.conftest import PASSWORD
-from tests.browser.conftest import Live, add_agent_campaign
+from tests.browser.conftest import Live, add_agent_campaign, log_in_to_desk
 
 pytestmark = pytest.mark.browser
 
@@ -38,15 +37,6 @@ SOON = 2_500
 PHONES = ["13812345601", "13912345602", "13712345603", "13612345604", "15012345605", "18612345606"]
 
 
-def log_in(page: Page, live: Live, work_id: str) -> None:
-    page.goto(live.url("/login"))
-    page.locator("#work-id").fill(work_id)
-    page.locator("#password").fill(PASSWORD)
-    page.keyboard.press("Enter")
-    expect(page).to_have_url(re.compile(re.escape(live.url("/desk"))))
-    expect(page.locator("#work-id")).to_have_text(work_id)  # the page's module runs
-
-
 def lists_of(live: Live, campaign_id: int) -> list[dict[str, Any]]:
     """The campaign's lead lists as the API has them (as TL1, not the browser's lead)."""
     lists: list[dict[str, Any]] = live.call_api("GET", f"/campaigns/{campaign_id}/lists", token=live.login("TL1"))
@@ -63,7 +53,7 @@ def test_a_team_lead_imports_into_a_named_list_pauses_it_and_resumes_it(page: Pa
     campaign_id = add_agent_campaign(
         live.settings, tmp_path / "首批.csv", "AG7", name=CAMPAIGN, flow=FLOW, leads=FIRST_CSV
     )
-    log_in(page, live, "TL2")
+    log_in_to_desk(page, live, "TL2")
     row = page.locator(f'#campaign-rows tr[data-id="{campaign_id}"]')
     expect(row).to_contain_text(CAMPAIGN)
 

@@ -34,6 +34,7 @@ from recordings.models import RecordingFile
 from recordings.synth import lines_from_transcript, synthesize, tools_missing
 from tests.api.conftest import FAST_HASHER, PASSWORD, _new_user
 from tests.browser.conftest import Live
+from tests.browser.conftest import log_in as log_in_form
 from waihu.db import create_engine, utcnow
 from waihu.settings import Settings
 
@@ -168,10 +169,8 @@ def new_page(context: Any) -> tuple[Page, list[str]]:
 
 
 def log_in(page: Page, live: Live, work_id: str, password: str = PASSWORD) -> None:
-    page.goto(live.url("/login"))
-    page.locator("#work-id").fill(work_id)
-    page.locator("#password").fill(password)
-    page.keyboard.press("Enter")
+    """Log in and wait until the page has left the login."""
+    log_in_form(page, live, work_id, password)
     page.wait_for_url(lambda url: "/login" not in url)
 
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Live
-from tests.browser.test_agent_console import log_in
+from tests.browser.conftest import Live, log_in
 
 pytestmark = pytest.mark.browser
 

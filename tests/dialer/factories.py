@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agents.models import User, Vendor
@@ -14,7 +16,7 @@ from dialer.campaigns import create_campaign
 from dialer.models import Campaign, Lead
 from flows import FlowRegistry
 from waihu.audit import AuditLog
-from waihu.db import session_factory
+from waihu.db import engine_from_url, session_factory
 from waihu.migrate import upgrade
 from waihu.vault import Vault
 
@@ -99,3 +101,22 @@ async def add_leads(world: World, campaign_id: int, phones: list[str], **fields:
             session.add(lead)
             leads.append(lead)
     return leads
+
+
+async def cli_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, campaign: str = "edu") -> None:
+    """Point the ``waihu`` CLI (its settings come from the environment) at a new SQLite database in ``tmp_path``
+    holding the world and one campaign named ``campaign``; the working directory is ``tmp_path``."""
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    for name, value in (
+        ("WAIHU_DATABASE_URL", url),
+        ("WAIHU_KEY_FILE", str(tmp_path / "cli.key")),
+        ("WAIHU_LOG_LEVEL", "WARNING"),
+    ):
+        monkeypatch.setenv(name, value)
+    engine = engine_from_url(url)
+    try:
+        world = await make_world(engine)
+        await make_campaign(world, name=campaign)
+    finally:
+        await engine.dispose()

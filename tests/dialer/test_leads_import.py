@@ -22,9 +22,8 @@ from dialer.errors import LeadImportError
 from dialer.leads import ImportReport, decrypt_variables, import_leads
 from dialer.models import Lead
 from dialer.phones import validate_phone
-from tests.dialer.factories import World, make_campaign, make_world
+from tests.dialer.factories import World, cli_database, make_campaign, make_world
 from waihu.cli import main
-from waihu.db import engine_from_url
 
 GOOD = ["13800138000", "+86 139 0013 9000", "15012345678", "0791-88888888"]
 
@@ -188,22 +187,8 @@ def test_fast_phone_path_agrees_with_phonenumbers() -> None:
 
 
 async def test_cli_import_and_dnc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    db_file = tmp_path / "cli.db"
-    env = {
-        "WAIHU_DATABASE_URL": f"sqlite+aiosqlite:///{db_file}",
-        "WAIHU_KEY_FILE": str(tmp_path / "cli.key"),
-        "WAIHU_LOG_LEVEL": "WARNING",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    await cli_database(tmp_path, monkeypatch)
     runner = CliRunner()
-    engine = engine_from_url(env["WAIHU_DATABASE_URL"])
-    try:
-        world = await make_world(engine)
-        await make_campaign(world, name="edu")
-    finally:
-        await engine.dispose()
     path = sample_file(tmp_path)
     dnc_list = tmp_path / "dnc.txt"
     dnc_list.write_text("phone\n18612345678\n12\n", encoding="utf-8")
@@ -419,20 +404,7 @@ async def test_given_a_big_gbk_file_when_imported_in_pieces_by_workers_then_ever
 async def test_given_gbk_and_undecodable_files_when_imported_by_the_cli_then_it_says_the_encoding_or_refuses(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    env = {
-        "WAIHU_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
-        "WAIHU_KEY_FILE": str(tmp_path / "cli.key"),
-        "WAIHU_LOG_LEVEL": "WARNING",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    engine = engine_from_url(env["WAIHU_DATABASE_URL"])
-    try:
-        world = await make_world(engine)
-        await make_campaign(world, name="edu")
-    finally:
-        await engine.dispose()
+    await cli_database(tmp_path, monkeypatch)
     gbk = tmp_path / "gbk.csv"
     gbk.write_bytes('phone,name\n13800138000,张三\n13900139000,"李四\n'.encode("gbk"))
     bad = tmp_path / "bad.csv"

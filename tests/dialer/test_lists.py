@@ -16,9 +16,8 @@ from dialer.leads import import_leads
 from dialer.leasing import lease_leads, release
 from dialer.lists import list_counts, set_list_active
 from dialer.models import Lead, LeadList
-from tests.dialer.factories import T0, World, make_campaign, make_world
+from tests.dialer.factories import T0, World, cli_database, make_campaign, make_world
 from waihu.cli import main
-from waihu.db import engine_from_url
 from waihu.models import AuditEntry
 
 TTL = timedelta(minutes=5)
@@ -133,20 +132,7 @@ async def test_a_list_it_cannot_take_or_cannot_find_is_a_clear_error(world: Worl
 
 
 async def test_the_cli_lists_pauses_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    env = {
-        "WAIHU_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
-        "WAIHU_KEY_FILE": str(tmp_path / "cli.key"),
-        "WAIHU_LOG_LEVEL": "WARNING",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    engine = engine_from_url(env["WAIHU_DATABASE_URL"])
-    try:
-        world = await make_world(engine)
-        await make_campaign(world, name="edu")
-    finally:
-        await engine.dispose()
+    await cli_database(tmp_path, monkeypatch)
     runner = CliRunner()
 
     def invoke(*args: str) -> tuple[int, str]:

@@ -379,11 +379,12 @@ async def test_a_call_longer_than_its_lease_keeps_its_lead_and_is_recorded(sqlit
     floor = Floor(clock)
     floor.add("A1", "bot/A1")
     floor.add("A2", "bot/A2")  # free all along: had the lease lapsed, the lead would be dialed to them
-    runner = runner_for(world, campaign, floor, clock, lease_ttl=timedelta(seconds=0.6))
+    # renewed every 0.4 s: only a stall of 0.8 s in a row loses it (0.6 s lost it once on a loaded CI machine)
+    runner = runner_for(world, campaign, floor, clock, lease_ttl=timedelta(seconds=1.2))
     runner.backend = SimBackend(
         SimProfile(p_live=1.0, answer_delay=(0.01, 0.02), talk_mean=60, talk_cv=0.1), seed=1, clock=clock
     )
-    runner.desk = LongTalks(clock, 2.0)  # over three lease times
+    runner.desk = LongTalks(clock, 4.0)  # over three lease times
     stats = await asyncio.wait_for(runner.run(), 30)
 
     assert stats.placed == 1
