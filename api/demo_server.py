@@ -33,6 +33,7 @@ from api.deps import AppState
 from api.dialing import dialers_of
 from dialer.campaigns import create_campaign, set_state
 from dialer.leads import import_leads
+from dialer.lists import first_free
 from dialer.models import Campaign
 from flows import PACKAGE_SCRIPTS, FlowRegistry
 from waihu.audit import AuditLog
@@ -137,10 +138,7 @@ async def _shift(factory: async_sessionmaker[AsyncSession], now: datetime) -> tu
 async def _free_name(session: AsyncSession, name: str) -> str:
     """``name``, or ``name (2)``, ``name (3)``…: two demo runs within one second make the same stamp."""
     taken = set((await session.scalars(select(Campaign.name).where(Campaign.name.startswith(name)))).all())
-    number = 1
-    while (candidate := name if number == 1 else f"{name} ({number})") in taken:
-        number += 1
-    return candidate
+    return first_free(name, taken)
 
 
 async def seed_demo(settings: Settings, *, leads: int = 400, seed: int = 1) -> DemoSeed:

@@ -26,6 +26,7 @@ __all__ = [
     "ListCounts",
     "clean_name",
     "dialable_lists",
+    "first_free",
     "get_list",
     "list_counts",
     "open_list",
@@ -45,6 +46,14 @@ class ListCounts:
     @property
     def total(self) -> int:
         return sum(self.by_status.values())
+
+
+def first_free(name: str, taken: set[str]) -> str:
+    """``name``, else the first of ``name (2)``, ``name (3)``… not in ``taken``."""
+    number = 1
+    while (candidate := name if number == 1 else f"{name} ({number})") in taken:
+        number += 1
+    return candidate
 
 
 def clean_name(name: str) -> str:
@@ -103,15 +112,13 @@ async def open_list(
             )
         ).all()
     )
-    number = 1
     while True:
-        candidate = base if number == 1 else f"{base} ({number})"
-        if candidate not in taken and await _add(session, campaign_id, candidate, created_by, now):
+        candidate = first_free(base, taken)
+        if await _add(session, campaign_id, candidate, created_by, now):
             made = await _named(session, campaign_id, candidate)
             assert made is not None
             return made
-        taken.add(candidate)
-        number += 1
+        taken.add(candidate)  # made a moment ago by a concurrent import
 
 
 def dialable_lists(campaign_id: int) -> ColumnElement[bool]:
